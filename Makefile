@@ -1,0 +1,17 @@
+# The two commands of the README. Each one sets up what it needs (Debian packages, .venv).
+.PHONY: demo test bench setup lint clean
+
+demo:  ## environment check + end-to-end demo
+	scripts/demo.sh
+
+test:  ## lint + the whole test suite
+	scripts/test.sh
+
+setup:  ## only the set-up: Debian packages and .venv
+	scripts/bootstrap.sh
+
+lint:
+	scripts/bootstrap.sh && .venv/bin/ruff check .
+
+clean:
+	rm -rf .venv build install log out .pytest_cache .ruff_cache *.egg-info
