@@ -15,3 +15,7 @@ lint:
 
 clean:
 	rm -rf .venv build install log out .pytest_cache .ruff_cache *.egg-info
+
+bench:  ## the benchmarks, each printing a table (installs the reference libraries)
+	EXTRAS=ros,ml,microphone,dev,bench scripts/bootstrap.sh
+	.venv/bin/python bench/bench_audio_features.py

@@ -49,6 +49,8 @@ ROS_WHEELS = [
 ML = _requirements('requirements.txt')
 # PyAudio builds from source on Linux and needs Debian's portaudio19-dev.
 MICROPHONE = ['pyaudio>=0.2.13']
+# Reference implementations the benchmarks compare against.
+BENCH = ['python_speech_features>=0.6', 'librosa>=0.10']
 DEV = [
     'pytest>=7',
     'pytest-timeout>=2',
@@ -83,12 +85,14 @@ setup(
         'ml': ML,
         'microphone': MICROPHONE,
         'dev': DEV,
+        'bench': BENCH,
         'all': ROS_WHEELS + ML + MICROPHONE + DEV,
     },
     zip_safe=True,
     entry_points={
         'console_scripts': [
             'lhg-ros = lhg_ros.cli:main',
+            'audio_features_node = lhg_ros.nodes.audio_features_node:main',
         ],
     },
 )

@@ -7,7 +7,7 @@ from lhg_ros import __version__
 
 
 def _run_doctor(args) -> int:
-    from lhg_ros import doctor  # heavy checks import only when asked for
+    from lhg_ros.commands import doctor  # heavy checks import only when asked for
 
     return doctor.main(args)
 
@@ -26,6 +26,25 @@ def _add_doctor(subparsers) -> None:
     parser.set_defaults(run=_run_doctor)
 
 
+def _run_audio_features(args) -> int:
+    from lhg_ros.commands import audio_features
+
+    return audio_features.main(args)
+
+
+def _add_audio_features(subparsers) -> None:
+    parser = subparsers.add_parser(
+        'audio-features', help="a recording's 81-d speaker features, summary and plot",
+        description='Compute the 81-d speaker audio features of a WAV/FLAC/OGG file with the '
+                    "same code as audio_features_node, print a summary, and optionally save "
+                    'them (.npz: features, times, speaking) and a plot (.png).')
+    parser.add_argument('audio', help='audio file (any rate, mono or multi-channel)')
+    parser.add_argument('-o', '--output', metavar='NPZ', help='write the features here')
+    parser.add_argument('--plot', metavar='PNG', help='write a picture of the features here')
+    parser.add_argument('--no-vad', action='store_true', help='skip voice activity detection')
+    parser.set_defaults(run=_run_audio_features)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog='lhg-ros',
@@ -33,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--version', action='version', version=f'lhg_ros {__version__}')
     subparsers = parser.add_subparsers(title='commands', metavar='COMMAND')
     _add_doctor(subparsers)
+    _add_audio_features(subparsers)
     return parser
 
 

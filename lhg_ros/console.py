@@ -1,6 +1,23 @@
 """Plain-text output for the human-facing command-line tools."""
 
+import contextlib
+import os
+import sys
 from collections.abc import Sequence
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Silence C libraries (ALSA via PortAudio, absl) that print probe noise to fd 2."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, 'w') as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -1,8 +1,21 @@
 #!/usr/bin/env bash
-# The main job on a machine with no ROS distribution and no hardware: set-up if needed, then the
-# environment check and the end-to-end demo. Extra arguments go to `lhg-ros demo`.
+# The main job on a machine with no ROS distribution and no hardware: set-up if needed, the
+# environment check, then what runs end to end so far: the speaker audio front-end on real
+# speech (espeak-ng), with its picture. Outputs land in out/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 VENV=${VENV:-.venv}
+OUT=${OUT:-out/demo}
+mkdir -p "$OUT"
+
 "$VENV/bin/lhg-ros" doctor
+
+echo
+echo "== speaker audio features of real speech"
+espeak-ng -v en-us -s 150 -w "$OUT/speaker_raw.wav" \
+  "Hello there. I wanted to tell you about my weekend. We went hiking in the mountains, and \
+the weather was wonderful. Have you ever been up there?"
+sox "$OUT/speaker_raw.wav" "$OUT/speaker.wav" rate 16000 pad 1 1
+"$VENV/bin/lhg-ros" audio-features "$OUT/speaker.wav" -o "$OUT/speaker_features.npz" \
+  --plot "$OUT/speaker_features.png"

@@ -58,3 +58,37 @@ def child_processes():
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+SPEECH_TEXT = ('Hello there. I wanted to tell you about my weekend. We went hiking in the '
+               'mountains, and the weather was wonderful.')
+SILENCE_PAD_S = 1.5
+
+
+@pytest.fixture(scope='session')
+def speech(tmp_path_factory):
+    """Real speech from espeak-ng, converted by sox to 16 kHz mono 16-bit with 1.5 s of silence
+    before and after. Returns (path, speech_start_s, speech_end_s) of the padded file."""
+    import soundfile as sf
+
+    work = tmp_path_factory.mktemp('speech')
+    raw, padded = work / 'raw.wav', work / 'speech16k.wav'
+    subprocess.run(['espeak-ng', '-v', 'en-us', '-s', '150', '-w', str(raw), SPEECH_TEXT],
+                   check=True, capture_output=True)
+    # sox: trim espeak's own leading/trailing silence, resample, pad with true silence.
+    subprocess.run(['sox', str(raw), '-r', '16000', '-c', '1', '-b', '16', str(padded),
+                    'silence', '1', '0.01', '0.1%', 'reverse', 'silence', '1', '0.01', '0.1%',
+                    'reverse', 'pad', str(SILENCE_PAD_S), str(SILENCE_PAD_S)],
+                   check=True, capture_output=True)
+    duration = sf.info(str(padded)).duration
+    return padded, SILENCE_PAD_S, duration - SILENCE_PAD_S
+
+
+@pytest.fixture(scope='session')
+def speech_samples(speech):
+    """The 16 kHz speech of the ``speech`` fixture as float32 in [-1, 1]."""
+    import soundfile as sf
+
+    samples, rate = sf.read(str(speech[0]), dtype='float32')
+    assert rate == 16000
+    return samples

@@ -6,6 +6,7 @@ import re
 import subprocess
 
 import pytest
+
 from conftest import BIN, REPO
 
 LHG_ROS = str(BIN / 'lhg-ros')

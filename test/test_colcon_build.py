@@ -3,6 +3,7 @@
 import subprocess
 
 import pytest
+
 from conftest import BIN, REPO
 
 pytestmark = pytest.mark.slow

@@ -5,6 +5,7 @@ import textwrap
 
 import numpy as np
 import pytest
+
 from conftest import spin_until
 
 pytestmark = pytest.mark.ros

@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from importlib.metadata import distribution
 
 import pytest
+
 from conftest import REPO
 
 PACKAGE_XML = ET.parse(REPO / 'package.xml').getroot()

@@ -4,7 +4,6 @@ Each check returns a :class:`Check`. Only the checks marked ``required`` decide 
 the rest name an optional part (a GPU, a microphone) and say what it is needed for.
 """
 
-import contextlib
 import importlib
 import importlib.util
 import os
@@ -17,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from glob import glob
 
-from lhg_ros.console import format_table
+from lhg_ros.console import format_table, quiet_stderr
 
 OK, WARN, MISSING, FAIL, SKIPPED = 'ok', 'warn', 'missing', 'FAIL', 'skipped'
 PIP_ML = 'pip install -r requirements.txt  (or pip install -e .[ml])'
@@ -42,20 +41,6 @@ def _import(module: str):
         return importlib.import_module(module), ''
     except Exception as exc:  # noqa: BLE001 - any import failure is a finding, not a crash
         return None, f'{type(exc).__name__}: {exc}'.splitlines()[0][:120]
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Silence C libraries (ALSA, absl) that write to fd 2 while they probe."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(os.devnull, 'w') as devnull:
-        os.dup2(devnull.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def check_python() -> Check:
@@ -165,7 +150,7 @@ def check_tensorrt() -> Check:
 
 
 def check_mediapipe() -> Check:
-    with _quiet_stderr():
+    with quiet_stderr():
         mp, error = _import('mediapipe')
     if mp is None:
         return Check('mediapipe', MISSING, error, 'pip install mediapipe==0.10.21')
@@ -190,12 +175,12 @@ def check_microphone() -> Check:
     if pyaudio is None:
         return Check('microphone', MISSING, 'PyAudio not installed (needed for live audio)',
                      'apt install portaudio19-dev && pip install -e .[microphone]')
-    with _quiet_stderr():
+    from lhg_ros.sources.audio import list_input_devices
+
+    with quiet_stderr():
         audio = pyaudio.PyAudio()
         try:
-            inputs = [audio.get_device_info_by_index(i)['name']
-                      for i in range(audio.get_device_count())
-                      if audio.get_device_info_by_index(i)['maxInputChannels'] > 0]
+            inputs = [name for _, name, _, _ in list_input_devices(audio)]
         finally:
             audio.terminate()
     if not inputs:

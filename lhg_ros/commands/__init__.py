@@ -1,0 +1,1 @@
+"""Implementations of the `lhg-ros` subcommands; each module has a `main(args) -> int`."""

@@ -1,0 +1,1 @@
+"""Thin ROS 2 nodes: messages in, the ROS-free core, messages out."""

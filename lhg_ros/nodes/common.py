@@ -1,0 +1,122 @@
+"""What every lhg_ros node needs: declared parameters, message conversions, a standard main."""
+
+import sys
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import rclpy
+from builtin_interfaces.msg import Time
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+
+
+class StartupError(RuntimeError):
+    """A node cannot start (bad parameter, missing file or device); the message says what to do."""
+
+
+def declare(node: Node, name: str, default, description: str, *, read_only: bool = True,
+            value_range: tuple | None = None, choices: Sequence[str] | None = None):
+    """Declare a parameter with a description (and range) and return its value.
+
+    ``choices`` are checked here, ranges by rclpy; a bad value raises :class:`StartupError`
+    naming the parameter, so a node fails at start-up instead of running misconfigured.
+    """
+    descriptor = ParameterDescriptor(description=description, read_only=read_only)
+    if choices:
+        descriptor.additional_constraints = 'one of: ' + ', '.join(choices)
+    if value_range is not None:
+        low, high = value_range
+        if isinstance(default, float):
+            descriptor.floating_point_range = [FloatingPointRange(from_value=float(low),
+                                                                  to_value=float(high))]
+        else:
+            descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high))]
+    try:
+        value = node.declare_parameter(name, default, descriptor).value
+    except Exception as exc:  # rclpy raises InvalidParameterValueException and friends
+        raise StartupError(f"parameter '{name}': {exc}") from None
+    if choices and value not in choices:
+        raise StartupError(f"parameter '{name}' is '{value}'; it must be one of: "
+                         + ', '.join(choices))
+    return value
+
+
+def sensor_qos(reliable: bool = False, depth: int = 10) -> QoSProfile:
+    """Sensor-data QoS (best effort, keep last), or reliable where the user asks for it."""
+    return QoSProfile(
+        depth=depth, history=HistoryPolicy.KEEP_LAST, durability=DurabilityPolicy.VOLATILE,
+        reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT)
+
+
+def stamp_from_seconds(seconds: float) -> Time:
+    nanoseconds = int(round(seconds * 1e9))
+    return Time(sec=nanoseconds // 1_000_000_000, nanosec=nanoseconds % 1_000_000_000)
+
+
+def seconds_from_stamp(stamp: Time) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def image_from_rows(rows: np.ndarray, stamp: float, frame_id: str) -> Image:
+    """A (n, d) float32 block as a ``32FC1`` Image: one row per frame, stamp = first row."""
+    rows = np.ascontiguousarray(rows, dtype=np.float32)
+    msg = Image(height=rows.shape[0], width=rows.shape[1], encoding='32FC1',
+                is_bigendian=int(sys.byteorder == 'big'), step=rows.shape[1] * 4)
+    msg.header.stamp = stamp_from_seconds(stamp)
+    msg.header.frame_id = frame_id
+    msg.data = rows.tobytes()
+    return msg
+
+
+def mono8_image(pixels: np.ndarray, stamp: float, frame_id: str) -> Image:
+    """A (height, width) uint8 array as a ``mono8`` Image."""
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    msg = Image(height=pixels.shape[0], width=pixels.shape[1], encoding='mono8',
+                step=pixels.shape[1])
+    msg.header.stamp = stamp_from_seconds(stamp)
+    msg.header.frame_id = frame_id
+    msg.data = pixels.tobytes()
+    return msg
+
+
+def rows_from_image(msg: Image, width: int) -> np.ndarray:
+    """The (n, width) float32 block of a ``32FC1`` Image; ``ValueError`` says what is wrong."""
+    if msg.encoding != '32FC1':
+        raise ValueError(f"encoding is '{msg.encoding}', expected '32FC1'")
+    if msg.width != width:
+        raise ValueError(f'width is {msg.width}, expected {width} feature columns')
+    if msg.step != width * 4 or len(msg.data) != msg.height * msg.step:
+        raise ValueError(f'{len(msg.data)} data bytes do not match height {msg.height} x step '
+                         f'{msg.step}')
+    dtype = np.dtype('>f4' if msg.is_bigendian else '<f4')
+    rows = np.frombuffer(bytes(msg.data), dtype=dtype).reshape(msg.height, width)
+    if not np.isfinite(rows).all():
+        raise ValueError('features contain NaN or inf')
+    return rows.astype(np.float32)
+
+
+def run(node_factory: Callable[[], Node], args: Sequence[str] | None = None) -> int:
+    """Create the node and spin it until Ctrl-C or shutdown; the same on Humble, Jazzy, Kilted.
+
+    A node that cannot start raises during construction: its message is logged and the process
+    exits with code 1, so launch files and supervisors see the failure.
+    """
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = node_factory()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except StartupError as exc:
+        rclpy.logging.get_logger(getattr(node_factory, 'NODE_NAME', 'lhg_ros')).fatal(str(exc))
+        return 1
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+

@@ -1,0 +1,151 @@
+"""audio_features_node over real DDS, run as the installed executable."""
+
+import importlib.util
+import time
+
+import numpy as np
+import pytest
+
+from conftest import BIN, spin_until
+from lhg_ros.features.audio import FEATURE_DIM, num_frames
+
+pytestmark = pytest.mark.ros
+NODE = str(BIN / 'audio_features_node')
+
+
+def start_node(child_processes, *params):
+    args = [NODE, '--ros-args']
+    for p in params:
+        args += ['-p', p]
+    return child_processes(args)
+
+
+def test_a_wav_file_at_real_time_pace_publishes_every_frame_in_order(
+        speech, speech_samples, rclpy_context, child_processes):
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import Bool
+
+    from lhg_ros.nodes.common import rows_from_image, seconds_from_stamp
+
+    path, start_s, end_s = speech
+    node = rclpy.create_node('feature_sink', context=rclpy_context)
+    executor = SingleThreadedExecutor(context=rclpy_context)
+    executor.add_node(node)
+    blocks, speaking = [], []
+    node.create_subscription(Image, 'audio_features', lambda m: blocks.append(
+        (seconds_from_stamp(m.header.stamp), rows_from_image(m, FEATURE_DIM), time.time())), 50)
+    node.create_subscription(Bool, 'is_speaking', lambda m: speaking.append(
+        (m.data, time.time())), 50)
+    # Reliable QoS so the count is exact; the default (best effort) is what robots use.
+    proc = start_node(child_processes, f'file.path:={path}', 'reliable:=true',
+                      'file.exit_at_end:=true')
+    expected = num_frames(len(speech_samples))
+    started = time.time()
+    try:
+        spin_until(executor, lambda: sum(len(r) for _, r, _ in blocks) >= expected
+                   or proc.poll() is not None, timeout_s=end_s + 15)
+        spin_until(executor, lambda: False, timeout_s=0.5)  # late messages
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+    assert proc.wait(timeout=10) == 0, proc.stdout.read()
+
+    assert sum(len(rows) for _, rows, _ in blocks) == expected
+    stamps = np.array([s for s, _, _ in blocks])
+    sizes = np.array([len(r) for _, r, _ in blocks])
+    assert (np.diff(stamps) > 0).all(), 'stamps must increase'
+    # Each block starts 10 ms per row after the previous one: no gaps, no overlaps.
+    np.testing.assert_allclose(np.diff(stamps), sizes[:-1] * 0.01, atol=1e-6)
+    # Real-time pace: the last frame arrives about when the file has played.
+    played = blocks[-1][2] - started
+    assert (end_s + 1.5) * 0.8 < played < end_s + 1.5 + 5.0
+    assert all(np.isfinite(r).all() for _, r, _ in blocks)
+    # The speaking flag went up during the speech and was down before it.
+    first_true = next(t for flag, t in speaking if flag)
+    assert any(not flag for flag, _ in speaking)
+    assert start_s - 0.5 < first_true - started < start_s + 2.5
+
+
+def test_a_missing_file_stops_the_node_at_start_up_with_its_name(child_processes):
+    proc = start_node(child_processes, 'file.path:=/no/such/speech.wav')
+    assert proc.wait(timeout=30) == 1
+    assert "audio file '/no/such/speech.wav' does not exist" in proc.stdout.read()
+
+
+def test_an_unknown_microphone_fails_naming_the_devices_that_exist(child_processes):
+    proc = start_node(child_processes, 'source:=microphone', 'microphone.device:=No Such Mic')
+    assert proc.wait(timeout=30) == 1
+    output = proc.stdout.read()
+    assert 'input devices:' in output, output
+
+
+def test_a_bad_source_name_lists_the_valid_ones(child_processes):
+    proc = start_node(child_processes, 'source:=bluetooth')
+    assert proc.wait(timeout=30) == 1
+    assert 'must be one of: file, microphone, topic' in proc.stdout.read()
+
+
+@pytest.mark.skipif(importlib.util.find_spec('audio_common_msgs') is None,
+                    reason='audio_common_msgs has no PyPI wheel; runs on a ROS distribution')
+def test_a_malformed_audio_message_is_dropped_and_the_node_keeps_running(
+        rclpy_context, child_processes):
+    import rclpy
+    from audio_common_msgs.msg import AudioData
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import Image
+
+    from lhg_ros.nodes.common import sensor_qos
+
+    proc = start_node(child_processes, 'source:=topic', 'topic.message_type:=AudioData',
+                      'reliable:=true')
+    node = rclpy.create_node('audio_talker', context=rclpy_context)
+    executor = SingleThreadedExecutor(context=rclpy_context)
+    executor.add_node(node)
+    pub = node.create_publisher(AudioData, 'audio', sensor_qos())
+    received = []
+    node.create_subscription(Image, 'audio_features', received.append, 10)
+    good = (np.sin(np.arange(1600) / 5.0) * 8000).astype('<i2').tobytes()
+    try:
+        for _ in range(20):
+            pub.publish(AudioData(data=list(good[:-1])))  # odd byte count: not S16LE
+            pub.publish(AudioData(data=list(good)))
+            spin_until(executor, lambda: False, timeout_s=0.1)
+        assert spin_until(executor, lambda: len(received) > 0, timeout_s=5.0)
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+    assert proc.poll() is None, 'the node died on a malformed message'
+
+
+def test_audio_bytes_decode_or_fail_with_the_reason():
+    from lhg_ros.sources.audio import decode_pcm
+
+    pcm = np.array([[1, -1], [300, -300]], dtype='<i2')
+    np.testing.assert_array_equal(decode_pcm(pcm.tobytes(), 'S16LE', 2), pcm)
+    with pytest.raises(ValueError, match='not a whole number of S16LE frames'):
+        decode_pcm(pcm.tobytes()[:-1], 'S16LE', 2)
+    with pytest.raises(ValueError, match="unknown sample format 'MP3'"):
+        decode_pcm(b'', 'MP3', 1)
+
+
+
+def test_both_audio_common_msgs_layouts_are_understood():
+    """Field layout of audio_common_msgs: AudioStamped (typed arrays + info) and AudioData
+    (raw bytes); the package has no wheel here, so plain objects with those fields stand in."""
+    from types import SimpleNamespace as Msg
+
+    from lhg_ros.sources.audio import samples_from_audio_message
+
+    typed = Msg(header=None, audio=Msg(
+        info=Msg(format=8, channels=2, rate=48000, chunk=4),
+        audio=Msg(int16_data=[1, 2, 3, 4, 5, 6, 7, 8], float32_data=[])))
+    samples, rate = samples_from_audio_message(typed, 'S16LE', 16000, 1)
+    assert rate == 48000 and samples.shape == (4, 2) and samples[3, 1] == 8
+    raw = Msg(data=np.arange(6, dtype='<i2').tobytes())
+    samples, rate = samples_from_audio_message(raw, 'S16LE', 22050, 1)
+    assert rate == 22050 and samples.ravel().tolist() == [0, 1, 2, 3, 4, 5]
+    with pytest.raises(ValueError, match='do not split into 2 channels'):
+        samples_from_audio_message(Msg(audio=Msg(info=Msg(format=8, channels=2, rate=16000),
+                                                 audio=Msg(int16_data=[1, 2, 3]))), '', 0, 1)
