@@ -19,3 +19,4 @@ clean:
 bench:  ## the benchmarks, each printing a table (installs the reference libraries)
 	EXTRAS=ros,ml,microphone,dev,bench scripts/bootstrap.sh
 	.venv/bin/python bench/bench_audio_features.py
+	.venv/bin/python bench/bench_head_pose.py

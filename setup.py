@@ -56,7 +56,6 @@ DEV = [
     'pytest-timeout>=2',
     'hypothesis>=6',
     'ruff>=0.6',
-    'scikit-image>=0.22',
     # To build this package the ROS way (colcon, ament_python) in the tests.
     'colcon-common-extensions>=0.3',
     'ros-ament-package',
@@ -71,6 +70,7 @@ setup(
     maintainer_email='lhg-ros@users.noreply.github.com',
     python_requires='>=3.10',
     packages=find_packages(include=[PACKAGE_NAME, f'{PACKAGE_NAME}.*']),
+    package_data={f'{PACKAGE_NAME}.features': ['face_reference.npz']},
     data_files=[
         ('share/ament_index/resource_index/packages', [f'resource/{PACKAGE_NAME}']),
         (f'share/{PACKAGE_NAME}', ['package.xml', 'requirements.txt']),
@@ -93,6 +93,7 @@ setup(
         'console_scripts': [
             'lhg-ros = lhg_ros.cli:main',
             'audio_features_node = lhg_ros.nodes.audio_features_node:main',
+            'head_pose_node = lhg_ros.nodes.head_pose_node:main',
         ],
     },
 )

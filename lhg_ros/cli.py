@@ -45,6 +45,26 @@ def _add_audio_features(subparsers) -> None:
     parser.set_defaults(run=_run_audio_features)
 
 
+def _run_head_pose(args) -> int:
+    from lhg_ros.commands import head_pose
+
+    return head_pose.main(args)
+
+
+def _add_head_pose(subparsers) -> None:
+    parser = subparsers.add_parser(
+        'head-pose', help="a video's speaker head motion (6 DoF), summary and plot",
+        description='Track the speaker\'s head in a video with the same code as head_pose_node '
+                    '(MediaPipe Face Mesh, rigid fit, One-Euro smoothing), print a summary, and '
+                    'optionally save the poses (.npz: poses [pitch, yaw, roll in rad, x, y, z '
+                    'in m; NaN without a face], times) and a plot (.png).')
+    parser.add_argument('video', help='video file (any format OpenCV reads)')
+    parser.add_argument('-o', '--output', metavar='NPZ', help='write the poses here')
+    parser.add_argument('--plot', metavar='PNG', help='write a plot of the motion here')
+    parser.add_argument('--no-smoothing', action='store_true', help='raw, unfiltered poses')
+    parser.set_defaults(run=_run_head_pose)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog='lhg-ros',
@@ -53,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title='commands', metavar='COMMAND')
     _add_doctor(subparsers)
     _add_audio_features(subparsers)
+    _add_head_pose(subparsers)
     return parser
 
 

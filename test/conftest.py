@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lhg_ros.dds_probe import pick_private_domain, private_ros_env
@@ -92,3 +93,16 @@ def speech_samples(speech):
     samples, rate = sf.read(str(speech[0]), dtype='float32')
     assert rate == 16000
     return samples
+
+
+@pytest.fixture(scope='session')
+def face_video(tmp_path_factory):
+    """A 2 s, 25 fps MP4 of the face rolling +-20 degrees and drifting sideways; returns
+    (path, per-frame roll in degrees, per-frame dx in pixels)."""
+    from lhg_ros.synthetic import write_face_video
+
+    t = np.arange(50) / 25.0
+    rolls = 20.0 * np.sin(2 * np.pi * 0.5 * t)
+    shifts = np.round(40.0 * np.sin(2 * np.pi * 0.25 * t)).astype(int)
+    path = write_face_video(tmp_path_factory.mktemp('video') / 'speaker.mp4', rolls, shifts)
+    return path, rolls, shifts

@@ -45,3 +45,21 @@ def test_audio_features_yaml_matches_the_declared_parameters(rclpy_context, spee
     for key, value in expected.items():
         if key not in ('source', 'file.path'):
             assert declared[key] == value, f'{key}: node has {declared[key]}, yaml {value}'
+
+
+def test_head_pose_yaml_matches_the_declared_parameters(rclpy_context, face_video):
+    from lhg_ros.nodes.head_pose_node import HeadPoseNode
+
+    path = REPO / 'config' / 'head_pose.yaml'
+    expected = yaml_parameters(path, 'head_pose_node')
+    node = HeadPoseNode(context=rclpy_context, cli_args=[
+        '--ros-args', '--params-file', str(path), '-p', 'source:=file',
+        '-p', f'file.path:={face_video[0]}'])
+    try:
+        declared = {name: node.get_parameter(name).value for name in node._parameters}
+    finally:
+        node.destroy_node()
+    assert not set(expected) - set(declared), sorted(set(expected) - set(declared))
+    for key, value in expected.items():
+        if key not in ('source', 'file.path'):
+            assert declared[key] == value, f'{key}: node has {declared[key]}, yaml {value}'

@@ -1,0 +1,27 @@
+"""The paper's 18-d head-motion feature: 6 DoF [pitch, yaw, roll, x, y, z] (radians, metres)
+plus causal first and second differences, per video frame. Training and the listener node use
+this one definition."""
+
+import numpy as np
+
+from lhg_ros.features.dynamics import CausalDifferences, with_causal_differences
+
+DOF_NAMES = ('pitch', 'yaw', 'roll', 'x', 'y', 'z')
+POSE_DIM = len(DOF_NAMES)
+MOTION_DIM = 3 * POSE_DIM
+MOTION_RATE = 25.0  # Hz, the paper's video frame rate
+
+
+def motion_features(poses: np.ndarray) -> np.ndarray:
+    """(n, 6) poses of a whole sequence -> (n, 18) motion features."""
+    poses = np.asarray(poses, dtype=np.float32)
+    if poses.ndim != 2 or poses.shape[1] != POSE_DIM:
+        raise ValueError(f'expected (n, {POSE_DIM}) poses {DOF_NAMES}, got {poses.shape}')
+    return with_causal_differences(poses)
+
+
+class MotionFeatureStream(CausalDifferences):
+    """Online form of :func:`motion_features`: ``update`` with (n, 6) poses as they come."""
+
+    def __init__(self):
+        super().__init__(POSE_DIM)

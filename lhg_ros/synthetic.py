@@ -1,0 +1,56 @@
+"""Synthetic speaker material made from real parts, for demos, smoke tests and tests: a real
+face photograph (``skimage.data.astronaut()``, public domain) moved with known head motion.
+
+Only in-plane motion (roll and shifts) can be made from one photograph; that is enough to check
+a set-up end to end and to know the true answer.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+CANVAS = (480, 640)  # height, width
+FACE_CENTRE_IN_PHOTO = (225, 120)  # (x, y) pixels of the face in the photograph
+
+
+def face_frame(roll_deg: float = 0.0, dx: int = 0, dy: int = 0) -> np.ndarray:
+    """A 640x480 RGB frame of the face, turned counter-clockwise (as seen) by ``roll_deg``
+    about the face and shifted by (dx, dy) pixels."""
+    from skimage import data, transform
+
+    photo = data.astronaut()[:CANVAS[0]]  # 480 x 512
+    if roll_deg:
+        photo = transform.rotate(photo, roll_deg, center=FACE_CENTRE_IN_PHOTO, mode='edge',
+                                 preserve_range=True).astype(np.uint8)
+    canvas = np.full((*CANVAS, 3), 128, dtype=np.uint8)
+    canvas[:, 64:64 + photo.shape[1]] = photo
+    return np.roll(canvas, (dy, dx), axis=(0, 1))
+
+
+def speaker_motion(seconds: float, fps: float = 25.0, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """A plausible speaker's in-plane head motion: slow sways of roll (degrees) and horizontal
+    position (pixels) with a little tremor. Returns (times, rolls, shifts)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * fps)) / fps
+    rolls = (8.0 * np.sin(2 * np.pi * 0.23 * t + rng.uniform(0, 6))
+             + 4.0 * np.sin(2 * np.pi * 0.61 * t + rng.uniform(0, 6)))
+    shifts = np.round(25.0 * np.sin(2 * np.pi * 0.11 * t + rng.uniform(0, 6))).astype(int)
+    return t, rolls, shifts
+
+
+def write_face_video(path: str | Path, rolls: np.ndarray, shifts: np.ndarray,
+                     fps: float = 25.0) -> Path:
+    """An MP4 (mp4v) of the face following ``rolls`` (degrees) and ``shifts`` (pixels)."""
+    import cv2
+
+    path = Path(path)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), fps,
+                             (CANVAS[1], CANVAS[0]))
+    if not writer.isOpened():
+        raise RuntimeError(f'OpenCV cannot write {path}')
+    try:
+        for roll, dx in zip(rolls, shifts, strict=True):
+            writer.write(face_frame(float(roll), int(dx))[..., ::-1])
+    finally:
+        writer.release()
+    return path
