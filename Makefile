@@ -20,3 +20,4 @@ bench:  ## the benchmarks, each printing a table (installs the reference librari
 	EXTRAS=ros,ml,microphone,dev,bench scripts/bootstrap.sh
 	.venv/bin/python bench/bench_audio_features.py
 	.venv/bin/python bench/bench_head_pose.py
+	.venv/bin/python bench/bench_model.py

@@ -65,6 +65,42 @@ def _add_head_pose(subparsers) -> None:
     parser.set_defaults(run=_run_head_pose)
 
 
+def _run_export(args) -> int:
+    from lhg_ros.commands import model_tools
+
+    return model_tools.export_main(args)
+
+
+def _run_bench_model(args) -> int:
+    from lhg_ros.commands import model_tools
+
+    return model_tools.bench_main(args)
+
+
+def _add_model_tools(subparsers) -> None:
+    parser = subparsers.add_parser(
+        'export', help='export a checkpoint to ONNX or a TensorRT engine',
+        description='Export the streaming step of a checkpoint to ONNX (<name>.step.onnx next '
+                    'to it), or build and cache a TensorRT engine from that ONNX model.')
+    parser.add_argument('--checkpoint', required=True, help='<name>.safetensors (+ .json)')
+    parser.add_argument('--to', choices=['onnx', 'tensorrt'], default='onnx')
+    parser.add_argument('--fp32', action='store_true', help='TensorRT: no FP16')
+    parser.add_argument('--force', action='store_true',
+                        help='re-export / rebuild even when the cached file is current')
+    parser.set_defaults(run=_run_export)
+
+    parser = subparsers.add_parser(
+        'bench-model', help='per-step latency of model presets on each backend',
+        description='Time the streaming step (median and p99) of each preset, or of one '
+                    'checkpoint, on each backend, beside the real-time budget.')
+    parser.add_argument('--presets', default='tiny,small', help='comma-separated presets')
+    parser.add_argument('--backends', default='torch,onnxruntime',
+                        help='comma-separated: torch, onnxruntime, tensorrt')
+    parser.add_argument('--checkpoint', help='time this checkpoint instead of presets')
+    parser.add_argument('--steps', type=int, default=100)
+    parser.set_defaults(run=_run_bench_model)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog='lhg-ros',
@@ -74,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_doctor(subparsers)
     _add_audio_features(subparsers)
     _add_head_pose(subparsers)
+    _add_model_tools(subparsers)
     return parser
 
 

@@ -1,0 +1,48 @@
+"""Per-step latency of the listener model: each preset on each backend available here, beside
+the real-time budget (one step per 3 motion frames = 120 ms at 25 Hz).
+
+    .venv/bin/python bench/bench_model.py [--steps 100] [--no-paper]
+
+Untrained weights (speed does not depend on them). Threads: all cores, as on a robot. Goals on
+a 2-core CPU: `small` <= 2 ms per step on ONNX Runtime; ONNX Runtime >= 2x eager PyTorch.
+The paper preset (0.5 B) runs on PyTorch only here: its ONNX file would exceed protobuf's 2 GB
+limit without external-data export, and it is meant for a GPU.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from lhg_ros.commands.model_tools import BENCH_HEADERS, bench_rows  # noqa: E402
+from lhg_ros.console import format_table  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--steps', type=int, default=100)
+    parser.add_argument('--no-paper', action='store_true', help='skip the 0.5 B preset')
+    args = parser.parse_args()
+    import torch
+
+    backends = ['torch', 'onnxruntime']
+    if torch.cuda.is_available():
+        backends.append('tensorrt')
+
+    def log(message):
+        print(message, file=sys.stderr)
+
+    rows = bench_rows(['small', 'base'], backends, args.steps, log=log)
+    if not args.no_paper:
+        rows += bench_rows(['paper'], ['torch'], max(3, args.steps // 20), log=log)
+    print(format_table(BENCH_HEADERS, rows))
+    small = {r[2]: float(r[3]) for r in rows if r[0] == 'small' and r[3] != 'n/a'}
+    ort, eager = small.get('onnxruntime'), small.get('torch')
+    print(f'\nGoals: small on ONNX Runtime <= 2 ms/step -> {ort:.2f} ms '
+          f'({"met" if ort <= 2 else "NOT met"}); ONNX Runtime >= 2x eager torch -> '
+          f'{eager / ort:.1f}x ({"met" if eager / ort >= 2 else "NOT met"})')
+
+
+if __name__ == '__main__':
+    main()

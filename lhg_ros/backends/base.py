@@ -1,0 +1,57 @@
+"""The backend interface and the factory that picks one by name."""
+
+import importlib
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+
+from lhg_ros.model.config import ModelConfig
+
+BACKENDS = {
+    'torch': 'lhg_ros.backends.torch_backend:TorchBackend',
+    'onnxruntime': 'lhg_ros.backends.onnx_backend:OnnxRuntimeBackend',
+    'tensorrt': 'lhg_ros.backends.tensorrt_backend:TensorRTBackend',
+}
+
+
+class BackendError(RuntimeError):
+    """A backend cannot run here or with these options; the message says what to do."""
+
+
+class Backend(ABC):
+    """One listener model, stepped in real time. Inputs and outputs are float32 numpy arrays
+    for one conversation (batch 1); the state is opaque to callers."""
+
+    name: str = ''
+    config: ModelConfig
+    info: dict  # the checkpoint's sidecar
+
+    @abstractmethod
+    def initial_state(self):
+        """State before the first step of a conversation."""
+
+    @abstractmethod
+    def step(self, audio: np.ndarray, speaker: np.ndarray, listener: np.ndarray, state
+             ) -> tuple[np.ndarray, object]:
+        """audio (12, 81), speaker and listener motion (3, 18) -> (next poses (3, 6), state)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release memory (GPU buffers, sessions); the backend is unusable afterwards."""
+
+    def check_inputs(self, audio, speaker, listener) -> None:
+        c = self.config
+        for name, array, shape in (('audio', audio, (c.audio_per_step, c.audio_dim)),
+                                   ('speaker', speaker, (c.frames_per_step, c.motion_dim)),
+                                   ('listener', listener, (c.frames_per_step, c.motion_dim))):
+            if np.shape(array) != shape:
+                raise ValueError(f'{name} must have shape {shape}, got {np.shape(array)}')
+
+
+def load_backend(name: str, checkpoint: str | Path, **options) -> Backend:
+    """The backend called ``name`` for ``checkpoint``; options go to that backend."""
+    if name not in BACKENDS:
+        raise BackendError(f"unknown backend '{name}'; choose one of: {', '.join(BACKENDS)}")
+    module, cls = BACKENDS[name].split(':')
+    return getattr(importlib.import_module(module), cls)(checkpoint, **options)

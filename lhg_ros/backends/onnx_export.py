@@ -1,0 +1,83 @@
+"""Export of the model's *step* to ONNX, with the recurrent state as explicit inputs/outputs.
+
+Shapes are fixed (batch 1, one step); the LSTMs export as the ONNX LSTM operator. Inputs are
+``audio``, ``speaker``, ``listener`` and the state tensors of
+:meth:`ListenerModel.state_shapes`; outputs are ``poses`` and ``<state>_out`` for each.
+"""
+
+import hashlib
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from lhg_ros.model.checkpoint import checkpoint_paths, load_checkpoint
+from lhg_ros.model.network import ListenerModel
+
+OPSET = 17
+MOTION_INPUTS = ('audio', 'speaker', 'listener')
+
+
+def output_name(state_name: str) -> str:
+    return f'{state_name}_out'
+
+
+class StepGraph(nn.Module):
+    """``ListenerModel.step`` with a flat signature, as ONNX needs it."""
+
+    def __init__(self, model: ListenerModel):
+        super().__init__()
+        self.model = model
+        self.state_names = list(model.state_shapes())
+
+    def forward(self, audio, speaker, listener, *state):
+        poses, new = self.model.step(audio, speaker, listener,
+                                     dict(zip(self.state_names, state, strict=True)))
+        return (poses, *(new[name] for name in self.state_names))
+
+
+def example_inputs(model: ListenerModel) -> tuple[torch.Tensor, ...]:
+    c = model.config
+    state = model.initial_state(1)
+    return (torch.zeros(1, c.audio_per_step, c.audio_dim),
+            torch.zeros(1, c.frames_per_step, c.motion_dim),
+            torch.zeros(1, c.frames_per_step, c.motion_dim),
+            *state.values())
+
+
+def export_onnx(model: ListenerModel, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = list(model.state_shapes())
+    with torch.no_grad(), warnings.catch_warnings():
+        # The LSTM batch-size warning does not apply: h0/c0 are explicit inputs, batch is 1.
+        warnings.filterwarnings('ignore', message='Exporting a model to ONNX with a batch_size')
+        # Tracing fixes shapes as constants, which is what a fixed-shape step model wants.
+        warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)
+        torch.onnx.export(StepGraph(model.eval()), example_inputs(model), str(path),
+                          input_names=[*MOTION_INPUTS, *names],
+                          output_names=['poses', *map(output_name, names)],
+                          opset_version=OPSET, dynamo=False, do_constant_folding=True)
+    return path
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def onnx_for_checkpoint(checkpoint: str | Path, force: bool = False) -> Path:
+    """The ONNX step model next to a checkpoint (``<name>.step.onnx``), exported when missing,
+    older than the weights, or ``force``d."""
+    weights, _ = checkpoint_paths(checkpoint)
+    onnx_path = weights.with_suffix('.step.onnx')
+    stale = (not onnx_path.is_file()
+             or onnx_path.stat().st_mtime < weights.stat().st_mtime)
+    if force or stale:
+        model, _ = load_checkpoint(checkpoint)
+        export_onnx(model, onnx_path)
+    return onnx_path

@@ -1,0 +1,86 @@
+"""PyTorch backend: CPU or CUDA, fp32 or fp16, optional CUDA graphs."""
+
+import numpy as np
+import torch
+
+from lhg_ros.backends.base import Backend, BackendError
+from lhg_ros.model.checkpoint import load_checkpoint
+
+DTYPES = {'fp32': torch.float32, 'fp16': torch.float16}
+
+
+class TorchBackend(Backend):
+    name = 'torch'
+
+    def __init__(self, checkpoint, device: str = 'cpu', precision: str = 'fp32',
+                 cuda_graphs: bool = False, threads: int = 0):
+        if precision not in DTYPES:
+            raise BackendError(f"precision '{precision}' is not one of {', '.join(DTYPES)}")
+        if device.startswith('cuda') and not torch.cuda.is_available():
+            raise BackendError(f"device '{device}' asked for, but torch sees no CUDA device "
+                               "(torch.cuda.is_available() is False); use device:=cpu")
+        if cuda_graphs and not device.startswith('cuda'):
+            raise BackendError('CUDA graphs need a CUDA device')
+        if precision == 'fp16' and device == 'cpu':
+            raise BackendError('fp16 is for CUDA devices; use fp32 on the CPU')
+        if threads:
+            torch.set_num_threads(threads)
+        self.device, self.dtype = torch.device(device), DTYPES[precision]
+        model, self.info = load_checkpoint(checkpoint, device=self.device)
+        self.model = model.to(self.dtype)
+        self.config = model.config
+        self._graph = None
+        if cuda_graphs:
+            self._capture_graph()
+
+    def initial_state(self):
+        if self._graph is not None:
+            for name, tensor in self.model.initial_state(1).items():
+                self._static_state[name].copy_(tensor.to(self.dtype))
+            return self._static_state
+        return {k: v.to(self.dtype) for k, v in self.model.initial_state(1).items()}
+
+    def _tensor(self, array) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(array, dtype=np.float32), device=self.device
+                               ).to(self.dtype).unsqueeze(0)
+
+    @torch.inference_mode()
+    def step(self, audio, speaker, listener, state):
+        self.check_inputs(audio, speaker, listener)
+        if self._graph is not None:
+            for static, array in zip(self._static_inputs, (audio, speaker, listener),
+                                     strict=True):
+                static.copy_(self._tensor(array))
+            self._graph.replay()
+            for name in self._static_state:  # the next replay reads the same buffers
+                self._static_state[name].copy_(self._static_new_state[name])
+            return self._static_poses[0].float().cpu().numpy(), self._static_state
+        poses, state = self.model.step(self._tensor(audio), self._tensor(speaker),
+                                       self._tensor(listener), state)
+        return poses[0].float().cpu().numpy(), state
+
+    @torch.inference_mode()
+    def _capture_graph(self) -> None:
+        """Record one step into a CUDA graph over static input, state and output buffers."""
+        c = self.config
+        self._static_inputs = [
+            torch.zeros(1, c.audio_per_step, c.audio_dim, device=self.device, dtype=self.dtype),
+            torch.zeros(1, c.frames_per_step, c.motion_dim, device=self.device, dtype=self.dtype),
+            torch.zeros(1, c.frames_per_step, c.motion_dim, device=self.device, dtype=self.dtype)]
+        self._static_state = {k: v.to(self.dtype) for k, v in self.model.initial_state(1).items()}
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):  # warm-up outside the graph, as CUDA graphs require
+            for _ in range(3):
+                self.model.step(*self._static_inputs, self._static_state)
+        torch.cuda.current_stream().wait_stream(stream)
+        self._graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self._graph):
+            self._static_poses, self._static_new_state = self.model.step(
+                *self._static_inputs, self._static_state)
+
+    def close(self) -> None:
+        self._graph = None
+        self.model = None
+        if self.device.type == 'cuda':
+            torch.cuda.empty_cache()

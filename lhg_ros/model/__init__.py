@@ -1,0 +1,1 @@
+"""The LSTM-Transformer listener model (ROS-free): config, network, checkpoints, generation."""

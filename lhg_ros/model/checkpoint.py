@@ -1,0 +1,133 @@
+"""Checkpoints: ``<name>.safetensors`` (weights) + ``<name>.json`` (everything else).
+
+The JSON sidecar holds the format version, the model config, the feature normalisation
+statistics, frame rates, an optional joint mapping and free-form training metadata. Loading
+checks each of them and says exactly what is wrong.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lhg_ros import __version__
+from lhg_ros.features.normalization import FeatureStats
+from lhg_ros.model.config import ModelConfig
+from lhg_ros.model.network import ListenerModel
+
+FORMAT = 'lhg_ros.listener'
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message names the file and the problem."""
+
+
+def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
+    """(weights, sidecar) for a checkpoint given by either file or their common stem."""
+    path = Path(path)
+    stem = path.with_suffix('') if path.suffix in ('.safetensors', '.json') else path
+    return stem.with_suffix('.safetensors'), stem.with_suffix('.json')
+
+
+def save_checkpoint(model: ListenerModel, path: str | Path, joint_mapping: dict | None = None,
+                    metadata: dict | None = None) -> Path:
+    """Write weights and sidecar; returns the weights path."""
+    from safetensors.torch import save_file
+
+    weights, sidecar = checkpoint_paths(path)
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, str(weights), metadata={'format': FORMAT})
+    c = model.config
+    info = {
+        'format': FORMAT,
+        'format_version': FORMAT_VERSION,
+        'lhg_ros_version': __version__,
+        'config': c.to_dict(),
+        'normalization': {
+            'audio': FeatureStats(model.audio_mean.cpu().numpy(),
+                                  model.audio_std.cpu().numpy()).to_dict(),
+            'motion': FeatureStats(model.motion_mean.cpu().numpy(),
+                                   model.motion_std.cpu().numpy()).to_dict(),
+        },
+        'frame_rates': {'audio': c.audio_rate, 'motion': c.motion_rate},
+        'joint_mapping': joint_mapping or {},
+        'metadata': metadata or {},
+    }
+    sidecar.write_text(json.dumps(info, indent=2))
+    return weights
+
+
+def read_sidecar(path: str | Path) -> dict:
+    """The checked JSON sidecar of a checkpoint."""
+    weights, sidecar = checkpoint_paths(path)
+    for file in (weights, sidecar):
+        if not file.is_file():
+            raise CheckpointError(f'checkpoint file {file} is missing (a checkpoint is '
+                                  f'{weights.name} + {sidecar.name})')
+    try:
+        info = json.loads(sidecar.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f'{sidecar} is not valid JSON: {exc}') from None
+    if info.get('format') != FORMAT:
+        raise CheckpointError(f"{sidecar} is not an lhg_ros listener checkpoint "
+                              f"(format {info.get('format')!r})")
+    version = info.get('format_version')
+    if version != FORMAT_VERSION:
+        raise CheckpointError(f'{sidecar} has format version {version}; this lhg_ros '
+                              f'({__version__}) reads version {FORMAT_VERSION}')
+    for key in ('config', 'normalization'):
+        if key not in info:
+            raise CheckpointError(f'{sidecar} lacks {key!r}')
+    return info
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = 'cpu'
+                    ) -> tuple[ListenerModel, dict]:
+    """(model in eval mode, sidecar dict); ``CheckpointError`` on any mismatch."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    info = read_sidecar(path)
+    weights, sidecar = checkpoint_paths(path)
+    try:
+        config = ModelConfig.from_dict(info['config'])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f'{sidecar}: {exc}') from None
+    try:
+        tensors = load_file(str(weights), device=str(device))
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f'{weights} cannot be read: {exc}') from None
+    model = ListenerModel(config).to(device)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = [f'{k} {tuple(tensors[k].shape)} != {tuple(v.shape)}'
+             for k, v in expected.items() if k in tensors and tensors[k].shape != v.shape]
+    if missing or unexpected or wrong:
+        details = '; '.join(filter(None, [
+            missing and f'missing {", ".join(missing[:5])}',
+            unexpected and f'unexpected {", ".join(unexpected[:5])}',
+            wrong and f'shape mismatch {", ".join(wrong[:5])}']))
+        raise CheckpointError(f'{weights} does not match its config in {sidecar.name}: '
+                              f'{details}')
+    model.load_state_dict(tensors)
+    norm = info['normalization']
+    try:
+        audio, motion = (FeatureStats.from_dict(norm[k]) for k in ('audio', 'motion'))
+    except (KeyError, ValueError) as exc:
+        raise CheckpointError(f'{sidecar}: bad normalization statistics: {exc}') from None
+    if not (np.allclose(audio.mean, model.audio_mean.cpu().numpy(), atol=1e-5) and
+            np.allclose(motion.mean, model.motion_mean.cpu().numpy(), atol=1e-5)):
+        raise CheckpointError(f'{sidecar}: normalization statistics disagree with the weights')
+    return model.eval(), info
+
+
+def random_checkpoint(path: str | Path, config: ModelConfig, seed: int = 0) -> Path:
+    """An untrained checkpoint (random weights, identity normalisation) for tests, benchmarks
+    and export checks; never for a robot."""
+    torch.manual_seed(seed)
+    model = ListenerModel(config)
+    return save_checkpoint(model, path, metadata={'trained': False})

@@ -1,0 +1,278 @@
+"""The LSTM-Transformer (the paper's model), runnable over a whole sequence (training, teacher
+forcing) or one step at a time with explicit state (real time, export).
+
+How the three stacks divide the work (the paper names J, Q and R; this is our reading):
+
+* **J** encodes the speaker's speech: 81-d FBank frames at 100 Hz through LSTM blocks. Speech
+  carries the cues listeners respond to (pauses, pitch and energy contours) at a finer time
+  scale than head motion, so it gets its own stack at its own rate.
+* **Q** encodes the speaker's head motion at 25 Hz and fuses the speech into it with windowed
+  cross-attention to J: this is where the two rates meet, as in the paper.
+* **R** is the listener: it runs over the listener's own motion so far (an autoregressive
+  decoder) and cross-attends both to Q (the fused speaker) and to J directly, so the timing of
+  speech events reaches the nod decision without passing through the speaker's motion. That
+  direct path is meant to counter the failure the paper reports: a listener that mirrors the
+  speaker's head instead of responding to their speech.
+
+Every block is pre-norm: ``x + LSTM(LN x)``, then ``x + CrossAttention(LN x, memory)`` (Q and R
+only), then ``x + FFN(LN x)`` with a bottleneck FFN and ReLU. The LSTM replaces the masked
+self-attention of a Transformer (uni-directional, hence causal). Cross-attention sees a bounded
+window of the past (``audio_window_s``, ``motion_window_s``), with a learned bias per head for
+how far back each key lies, so a step costs the same however long the conversation has run.
+
+Each motion token t predicts the listener's poses at t+1, t+2, t+3 (``frames_per_step``), as
+offsets from its pose at t. A streaming step consumes three motion frames (and the twelve
+audio frames that start within them) and returns the prediction of its last token: the next
+three frames. Motion token t sees audio frames up to 4t+3, those that start within it.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+from lhg_ros.model.config import ModelConfig
+
+MASKED = -1e4  # additive attention mask; finite so fp16 engines do not produce NaN
+
+
+
+class WindowedCrossAttention(nn.Module):
+    def __init__(self, d: int, heads: int, window: int):
+        super().__init__()
+        self.heads, self.window = heads, window
+        self.query = nn.Linear(d, d)
+        self.key_value = nn.Linear(d, 2 * d)
+        self.out = nn.Linear(d, d)
+        self.recency_bias = nn.Parameter(torch.zeros(heads, window))
+        self.scale = 1.0 / math.sqrt(d // heads)
+
+    def project(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values of memory frames (B, N, d), split into heads: (B, H, N, d / H)
+        each. Streaming caches keep them in this layout, so a step never reshapes a cache."""
+        b, n, d = memory.shape
+        kv = self.key_value(memory).view(b, n, 2, self.heads, d // self.heads)
+        kv = kv.permute(2, 0, 3, 1, 4)
+        return kv[0], kv[1]
+
+    def forward(self, x, k, v, recency, blocked):
+        """x (B, T, d) attends to k, v (B, H, K, d / H). ``recency`` (T, K): how many frames
+        before the query's newest visible frame each key lies; ``blocked`` (B or 1, 1, T, K):
+        ``MASKED`` where a key is outside the window or not filled yet, else 0."""
+        b, t, d = x.shape
+        h = self.heads
+        q = self.query(x).view(b, t, h, d // h).transpose(1, 2)
+        scores = (q @ k.transpose(-1, -2)) * self.scale
+        bias = self.recency_bias[:, recency.clamp(0, self.window - 1)]  # (H, T, K)
+        attended = torch.softmax(scores + bias + blocked, dim=-1) @ v
+        return self.out(attended.transpose(1, 2).reshape(b, t, d))
+
+
+def blocked_keys(recency: torch.Tensor, window: int, filled: torch.Tensor | None = None
+                 ) -> torch.Tensor:
+    """Additive mask (B or 1, 1, T, K) from recency (T, K) and, when streaming, which cache
+    entries are filled (B, K)."""
+    visible = (recency >= 0) & (recency < window)
+    visible = visible[None, None]
+    if filled is not None:
+        visible = visible & (filled > 0.5)[:, None, None, :]
+    return (~visible).to(torch.float32) * MASKED
+
+
+class Block(nn.Module):
+    def __init__(self, config: ModelConfig, windows: tuple[int, ...]):
+        super().__init__()
+        d = config.d_model
+        self.lstm_norm = nn.LayerNorm(d)
+        self.lstm = nn.LSTM(d, d, batch_first=True)
+        self.cross_norms = nn.ModuleList(nn.LayerNorm(d) for _ in windows)
+        self.cross = nn.ModuleList(WindowedCrossAttention(d, config.heads, w) for w in windows)
+        self.ffn_norm = nn.LayerNorm(d)
+        self.ffn = nn.Sequential(nn.Linear(d, config.ffn_bottleneck), nn.ReLU(),
+                                 nn.Dropout(config.dropout), nn.Linear(config.ffn_bottleneck, d))
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x, lstm_state, memories):
+        """``memories``: one (k, v, recency, blocked) per cross-attention."""
+        y, lstm_state = self.lstm(self.lstm_norm(x), lstm_state)
+        x = x + self.dropout(y)
+        for norm, attention, (k, v, recency, blocked) in zip(self.cross_norms, self.cross,
+                                                             memories, strict=True):
+            x = x + self.dropout(attention(norm(x), k, v, recency, blocked))
+        return x + self.dropout(self.ffn(self.ffn_norm(x))), lstm_state
+
+
+def _shift_in(cache: torch.Tensor, new: torch.Tensor, dim: int) -> torch.Tensor:
+    """Drop the oldest entries of a fixed-size cache and append ``new`` along ``dim``."""
+    keep = cache.shape[dim] - new.shape[dim]
+    return torch.cat([cache.narrow(dim, cache.shape[dim] - keep, keep), new], dim=dim)
+
+
+class ListenerModel(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = c = config
+        d = c.d_model
+        self.embed_audio = nn.Linear(c.audio_dim, d)
+        self.embed_speaker = nn.Linear(c.motion_dim, d)
+        self.embed_listener = nn.Linear(c.motion_dim, d)
+        self.j_blocks = nn.ModuleList(Block(c, ()) for _ in range(c.j_layers))
+        self.q_blocks = nn.ModuleList(Block(c, (c.audio_window,)) for _ in range(c.q_layers))
+        self.r_blocks = nn.ModuleList(Block(c, (c.audio_window, c.motion_window))
+                                      for _ in range(c.r_layers))
+        self.j_norm, self.q_norm, self.r_norm = (nn.LayerNorm(d) for _ in range(3))
+        self.head = nn.Linear(d, c.frames_per_step * c.pose_dim)
+        # Feature normalisation, saved with the weights (set from training statistics).
+        self.register_buffer('audio_mean', torch.zeros(c.audio_dim))
+        self.register_buffer('audio_std', torch.ones(c.audio_dim))
+        self.register_buffer('motion_mean', torch.zeros(c.motion_dim))
+        self.register_buffer('motion_std', torch.ones(c.motion_dim))
+        # Streaming caches hold the window plus the frames a step adds before its last query.
+        f, ratio = c.frames_per_step, c.audio_per_motion
+        self.audio_cache = c.audio_window + (f - 1) * ratio
+        self.speaker_cache = c.motion_window + f - 1
+        newest_audio = self.audio_cache - c.audio_per_step + ratio * torch.arange(1, f + 1) - 1
+        newest_speaker = self.speaker_cache - f + torch.arange(f)
+        self.register_buffer('step_audio_recency',
+                             newest_audio[:, None] - torch.arange(self.audio_cache)[None],
+                             persistent=False)
+        self.register_buffer('step_speaker_recency',
+                             newest_speaker[:, None] - torch.arange(self.speaker_cache)[None],
+                             persistent=False)
+
+    # -- normalisation -------------------------------------------------------------------
+    def set_normalization(self, audio_mean, audio_std, motion_mean, motion_std) -> None:
+        for name, value in (('audio_mean', audio_mean), ('audio_std', audio_std),
+                            ('motion_mean', motion_mean), ('motion_std', motion_std)):
+            getattr(self, name).copy_(torch.as_tensor(value, dtype=torch.float32))
+
+    def _poses(self, listener_norm, hidden):
+        """Predicted poses (..., F, 6) in radians/metres: offsets from the current pose."""
+        c = self.config
+        delta = self.head(self.r_norm(hidden)).unflatten(-1, (c.frames_per_step, c.pose_dim))
+        current = listener_norm[..., :c.pose_dim].unsqueeze(-2)
+        pose_std, pose_mean = self.motion_std[:c.pose_dim], self.motion_mean[:c.pose_dim]
+        return (current + delta) * pose_std + pose_mean
+
+    # -- whole sequences -----------------------------------------------------------------
+    def forward(self, audio, speaker, listener):
+        """Teacher-forced pass over aligned sequences: audio (B, 4T, 81), speaker and listener
+        motion (B, T, 18) -> predicted listener poses (B, T, 3, 6): token t predicts frames
+        t+1 .. t+3."""
+        c = self.config
+        b, t, _ = speaker.shape
+        if audio.shape[1] != t * c.audio_per_motion:
+            raise ValueError(f'{t} motion frames need {t * c.audio_per_motion} audio frames, '
+                             f'got {audio.shape[1]}')
+        device = speaker.device
+        audio_recency = ((torch.arange(1, t + 1, device=device) * c.audio_per_motion - 1)[:, None]
+                         - torch.arange(audio.shape[1], device=device)[None])
+        speaker_recency = (torch.arange(t, device=device)[:, None]
+                           - torch.arange(t, device=device)[None])
+        audio_blocked = blocked_keys(audio_recency, c.audio_window).to(speaker.dtype)
+        speaker_blocked = blocked_keys(speaker_recency, c.motion_window).to(speaker.dtype)
+
+        x = self.embed_audio((audio - self.audio_mean) / self.audio_std)
+        for block in self.j_blocks:
+            x, _ = block(x, None, [])
+        audio_memory = self.j_norm(x)
+
+        x = self.embed_speaker((speaker - self.motion_mean) / self.motion_std)
+        for block in self.q_blocks:
+            k, v = block.cross[0].project(audio_memory)
+            x, _ = block(x, None, [(k, v, audio_recency, audio_blocked)])
+        speaker_memory = self.q_norm(x)
+
+        listener_norm = (listener - self.motion_mean) / self.motion_std
+        x = self.embed_listener(listener_norm)
+        for block in self.r_blocks:
+            memories = [(*block.cross[0].project(audio_memory), audio_recency, audio_blocked),
+                        (*block.cross[1].project(speaker_memory), speaker_recency,
+                         speaker_blocked)]
+            x, _ = block(x, None, memories)
+        return self._poses(listener_norm, x)
+
+    # -- streaming -----------------------------------------------------------------------
+    def state_shapes(self, batch: int = 1) -> dict[str, tuple[int, ...]]:
+        """Name and shape of every state tensor, in the order export and backends use.
+
+        Per layer, so that a step reads and writes each cache whole: ``{j,q,r}_h<l>`` and
+        ``_c<l>`` (LSTM), ``q_audio_{k,v}<l>``, ``r_audio_{k,v}<l>``, ``r_speaker_{k,v}<l>``
+        (cross-attention keys/values of the window, heads split), and which cache entries are
+        filled (``audio_filled``, ``speaker_filled``).
+        """
+        c = self.config
+        d, h = c.d_model, c.heads
+        shapes = {}
+        for stack, layers in (('j', c.j_layers), ('q', c.q_layers), ('r', c.r_layers)):
+            for layer in range(layers):
+                shapes[f'{stack}_h{layer}'] = (1, batch, d)
+                shapes[f'{stack}_c{layer}'] = (1, batch, d)
+        for name, layers, length in (('q_audio', c.q_layers, self.audio_cache),
+                                     ('r_audio', c.r_layers, self.audio_cache),
+                                     ('r_speaker', c.r_layers, self.speaker_cache)):
+            for layer in range(layers):
+                for part in ('k', 'v'):
+                    shapes[f'{name}_{part}{layer}'] = (batch, h, length, d // h)
+        shapes['audio_filled'] = (batch, self.audio_cache)
+        shapes['speaker_filled'] = (batch, self.speaker_cache)
+        return shapes
+
+    def initial_state(self, batch: int = 1) -> dict[str, torch.Tensor]:
+        """The state before the first step: empty caches, zero LSTM states."""
+        return {name: self.audio_mean.new_zeros(shape)
+                for name, shape in self.state_shapes(batch).items()}
+
+    def step(self, audio, speaker, listener, state):
+        """One real-time step: audio (B, 12, 81), speaker and listener motion (B, 3, 18) of the
+        last three motion frames -> (poses of the next three frames (B, 3, 6), new state).
+        The output equals :meth:`forward` at the last token of the step."""
+        c = self.config
+        b = speaker.shape[0]
+        new = {}
+        new['audio_filled'] = _shift_in(state['audio_filled'],
+                                        audio.new_ones(b, audio.shape[1]), 1)
+        new['speaker_filled'] = _shift_in(state['speaker_filled'],
+                                          speaker.new_ones(b, speaker.shape[1]), 1)
+        audio_blocked = blocked_keys(self.step_audio_recency, c.audio_window,
+                                     new['audio_filled']).to(audio.dtype)
+        speaker_blocked = blocked_keys(self.step_speaker_recency, c.motion_window,
+                                       new['speaker_filled']).to(audio.dtype)
+
+        def cached(name, layer, attention, memory):
+            """Keys/values of the window: the cache shifted, the new frames' appended."""
+            k, v = attention.project(memory)
+            for part, fresh in (('k', k), ('v', v)):
+                key = f'{name}_{part}{layer}'
+                new[key] = _shift_in(state[key], fresh, 2)
+            return new[f'{name}_k{layer}'], new[f'{name}_v{layer}']
+
+        def run(blocks, x, stack, memories_for):
+            for layer, block in enumerate(blocks):
+                x, (new[f'{stack}_h{layer}'], new[f'{stack}_c{layer}']) = block(
+                    x, (state[f'{stack}_h{layer}'], state[f'{stack}_c{layer}']),
+                    memories_for(layer, block))
+            return x
+
+        x = run(self.j_blocks, self.embed_audio((audio - self.audio_mean) / self.audio_std),
+                'j', lambda layer, block: [])
+        audio_memory = self.j_norm(x)
+
+        x = run(self.q_blocks,
+                self.embed_speaker((speaker - self.motion_mean) / self.motion_std), 'q',
+                lambda layer, block: [(*cached('q_audio', layer, block.cross[0], audio_memory),
+                                       self.step_audio_recency, audio_blocked)])
+        speaker_memory = self.q_norm(x)
+
+        listener_norm = (listener - self.motion_mean) / self.motion_std
+        x = run(self.r_blocks, self.embed_listener(listener_norm), 'r',
+                lambda layer, block: [
+                    (*cached('r_audio', layer, block.cross[0], audio_memory),
+                     self.step_audio_recency, audio_blocked),
+                    (*cached('r_speaker', layer, block.cross[1], speaker_memory),
+                     self.step_speaker_recency, speaker_blocked)])
+        return self._poses(listener_norm[:, -1], x[:, -1]), new
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

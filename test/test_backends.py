@@ -1,0 +1,104 @@
+"""Every backend runs the same model: parity with torch, carried state, clear failures."""
+
+import importlib.util
+
+import numpy as np
+import pytest
+import torch
+
+from lhg_ros.backends import BackendError, load_backend
+from lhg_ros.model.checkpoint import random_checkpoint
+from lhg_ros.model.config import ModelConfig
+from lhg_ros.model.generate import generate
+
+CONFIG = ModelConfig(d_model=64, j_layers=2, q_layers=2, r_layers=2, ffn_bottleneck=32,
+                     heads=4, audio_window_s=0.5, motion_window_s=0.6)
+HAS_CUDA = torch.cuda.is_available()
+HAS_TENSORRT = importlib.util.find_spec('tensorrt') is not None
+
+
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory):
+    return random_checkpoint(tmp_path_factory.mktemp('model') / 'listener', CONFIG, seed=3)
+
+
+def random_steps(count, seed=0):
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        yield (rng.normal(size=(12, 81)).astype(np.float32),
+               rng.normal(size=(3, 18)).astype(np.float32),
+               rng.normal(size=(3, 18)).astype(np.float32))
+
+
+def assert_parity(backend, reference, steps=200, atol=1e-4):
+    state, ref_state = backend.initial_state(), reference.initial_state()
+    worst = 0.0
+    for audio, speaker, listener in random_steps(steps):
+        poses, state = backend.step(audio, speaker, listener, state)
+        expected, ref_state = reference.step(audio, speaker, listener, ref_state)
+        assert poses.shape == (3, 6) and np.isfinite(poses).all()
+        worst = max(worst, float(np.abs(poses - expected).max()))
+    assert worst < atol, f'{backend.name} differs from torch by {worst:g}'
+
+
+def test_onnxruntime_equals_torch_over_200_steps_with_carried_state(checkpoint):
+    assert_parity(load_backend('onnxruntime', checkpoint), load_backend('torch', checkpoint))
+
+
+def test_the_onnx_export_is_cached_next_to_the_checkpoint(checkpoint):
+    backend = load_backend('onnxruntime', checkpoint)
+    first = backend.onnx_path.stat().st_mtime_ns
+    again = load_backend('onnxruntime', checkpoint)
+    assert again.onnx_path == backend.onnx_path
+    assert again.onnx_path.stat().st_mtime_ns == first, 'exported again without a change'
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason='needs a CUDA device (none on this machine)')
+@pytest.mark.parametrize('cuda_graphs', [False, True])
+def test_torch_cuda_equals_torch_cpu(checkpoint, cuda_graphs):
+    assert_parity(load_backend('torch', checkpoint, device='cuda', cuda_graphs=cuda_graphs),
+                  load_backend('torch', checkpoint))
+
+
+@pytest.mark.skipif(not (HAS_CUDA and HAS_TENSORRT),
+                    reason='needs TensorRT and a CUDA device (neither on this machine)')
+def test_tensorrt_equals_torch(checkpoint):
+    backend = load_backend('tensorrt', checkpoint, fp16=False)
+    assert backend.engine_file.is_file()
+    assert_parity(backend, load_backend('torch', checkpoint), atol=1e-3)
+
+
+def test_backend_failures_say_what_to_do(checkpoint, tmp_path):
+    with pytest.raises(BackendError, match="unknown backend 'tflite'; choose one of: torch"):
+        load_backend('tflite', checkpoint)
+    if not HAS_CUDA:
+        with pytest.raises(BackendError, match='no CUDA device'):
+            load_backend('torch', checkpoint, device='cuda')
+    with pytest.raises(BackendError, match='NoSuchExecutionProvider not available here'):
+        load_backend('onnxruntime', checkpoint, providers=['NoSuchExecutionProvider'])
+    with pytest.raises(Exception, match='listener.safetensors is missing'):
+        load_backend('onnxruntime', tmp_path / 'listener.safetensors')
+
+
+def test_wrong_input_shapes_are_refused_by_name(checkpoint):
+    backend = load_backend('onnxruntime', checkpoint)
+    audio, speaker, listener = next(random_steps(1))
+    with pytest.raises(ValueError, match=r'audio must have shape \(12, 81\)'):
+        backend.step(audio[:10], speaker, listener, backend.initial_state())
+
+
+def test_generation_keeps_the_warm_up_and_then_runs_on_its_own(checkpoint):
+    backend = load_backend('onnxruntime', checkpoint)
+    rng = np.random.default_rng(5)
+    frames = 75  # 3 s
+    audio = rng.normal(size=(4 * frames, 81)).astype(np.float32)
+    speaker = rng.normal(size=(frames, 18)).astype(np.float32)
+    truth = rng.normal(size=(frames, 6)).astype(np.float32)
+    poses = generate(backend, audio, speaker, warmup_poses=truth)
+    assert poses.shape == (75, 6) and np.isfinite(poses).all()
+    warmup = 27  # 1 s rounded up to whole 3-frame steps
+    np.testing.assert_array_equal(poses[:warmup], truth[:warmup])
+    assert not np.allclose(poses[warmup:], truth[warmup:])
+    # The same inputs give the same motion on another backend.
+    other = generate(load_backend('torch', checkpoint), audio, speaker, warmup_poses=truth)
+    np.testing.assert_allclose(other, poses, atol=1e-3)
