@@ -94,6 +94,8 @@ setup(
             'lhg-ros = lhg_ros.cli:main',
             'audio_features_node = lhg_ros.nodes.audio_features_node:main',
             'head_pose_node = lhg_ros.nodes.head_pose_node:main',
+            'listener_node = lhg_ros.nodes.listener_node:main',
+            'avatar_node = lhg_ros.nodes.avatar_node:main',
         ],
     },
 )

@@ -101,6 +101,27 @@ def _add_model_tools(subparsers) -> None:
     parser.set_defaults(run=_run_bench_model)
 
 
+def _run_demo(args) -> int:
+    from lhg_ros.commands import demo
+
+    return demo.main(args)
+
+
+def _add_demo(subparsers) -> None:
+    parser = subparsers.add_parser(
+        'demo', help='the whole system end to end on generated speech and video',
+        description='Run audio_features_node, head_pose_node and listener_node as processes '
+                    'over real DDS, fed by real speech (espeak-ng) and a moving face '
+                    'photograph; print a live summary, then write a plot and an MP4.')
+    parser.add_argument('--output', default='out/demo', help='folder for inputs and results')
+    parser.add_argument('--policy', choices=['rules', 'model'], default='rules')
+    parser.add_argument('--checkpoint', help='checkpoint for --policy model')
+    parser.add_argument('--backend', default='onnxruntime',
+                        choices=['onnxruntime', 'torch', 'tensorrt'])
+    parser.add_argument('--no-video', action='store_true', help='skip the MP4')
+    parser.set_defaults(run=_run_demo)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog='lhg-ros',
@@ -111,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_audio_features(subparsers)
     _add_head_pose(subparsers)
     _add_model_tools(subparsers)
+    _add_demo(subparsers)
     return parser
 
 

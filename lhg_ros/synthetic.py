@@ -54,3 +54,39 @@ def write_face_video(path: str | Path, rolls: np.ndarray, shifts: np.ndarray,
     finally:
         writer.release()
     return path
+
+
+DEMO_SENTENCES = (
+    'Hello there, thanks for taking the time to talk with me today.',
+    'I wanted to tell you about the trip we took last summer along the coast.',
+    'We drove for almost two weeks, and stopped in every small town we found.',
+    'The best part was a tiny harbour where the fishermen sold breakfast.',
+    'Have you ever travelled like that, without any plan at all?',
+)
+
+
+def speak(sentences, path: str | Path, pause_s: float = 0.7, voice: str = 'en-us',
+          rate_wpm: int = 150) -> Path:
+    """Real speech from espeak-ng, sentence by sentence with ``pause_s`` of silence between
+    them (where a listener nods), joined and resampled to 16 kHz mono by sox."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    missing = [tool for tool in ('espeak-ng', 'sox') if shutil.which(tool) is None]
+    if missing:
+        raise RuntimeError(f"{' and '.join(missing)} not found: apt install espeak-ng sox")
+    path = Path(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        parts = []
+        for i, sentence in enumerate(sentences):
+            part = Path(tmp) / f'{i:02d}.wav'
+            subprocess.run(['espeak-ng', '-v', voice, '-s', str(rate_wpm), '-w', str(part),
+                            sentence], check=True, capture_output=True)
+            padded = Path(tmp) / f'{i:02d}_16k.wav'
+            subprocess.run(['sox', str(part), '-r', '16000', '-c', '1', '-b', '16', str(padded),
+                            'pad', '0', str(pause_s)], check=True, capture_output=True)
+            parts.append(str(padded))
+        subprocess.run(['sox', *parts, str(path), 'pad', '0.5', '0'], check=True,
+                       capture_output=True)
+    return path

@@ -28,6 +28,13 @@ def test_install_has_the_ament_layout(colcon_install):
     share = colcon_install / 'lhg_ros' / 'share'
     assert (share / 'ament_index' / 'resource_index' / 'packages' / 'lhg_ros').is_file()
     assert (share / 'lhg_ros' / 'package.xml').is_file()
+    for folder, pattern in (('launch', '*.launch.py'), ('config', '*.yaml'), ('urdf', '*.urdf'),
+                            ('rviz', '*.rviz')):
+        installed = {p.name for p in (share / 'lhg_ros' / folder).glob(pattern)}
+        assert installed == {p.name for p in (REPO / folder).glob(pattern)}, folder
+    for executable in ('audio_features_node', 'head_pose_node', 'listener_node',
+                       'avatar_node'):
+        assert (colcon_install / 'lhg_ros' / 'lib' / 'lhg_ros' / executable).is_file()
     assert (colcon_install / 'lhg_ros' / 'lib' / 'lhg_ros' / 'lhg-ros').is_file(), (
         'console scripts must land in lib/lhg_ros for `ros2 run`')
 

@@ -63,3 +63,19 @@ def test_head_pose_yaml_matches_the_declared_parameters(rclpy_context, face_vide
     for key, value in expected.items():
         if key not in ('source', 'file.path'):
             assert declared[key] == value, f'{key}: node has {declared[key]}, yaml {value}'
+
+
+def test_listener_yaml_matches_the_declared_parameters(rclpy_context):
+    from lhg_ros.nodes.listener_node import ListenerNode
+
+    path = REPO / 'config' / 'listener.yaml'
+    expected = yaml_parameters(path, 'listener_node')
+    node = ListenerNode(context=rclpy_context, cli_args=['--ros-args', '--params-file',
+                                                         str(path)])
+    try:
+        declared = {name: node.get_parameter(name).value for name in node._parameters}
+    finally:
+        node.destroy_node()
+    assert not set(expected) - set(declared), sorted(set(expected) - set(declared))
+    for key, value in expected.items():
+        assert declared[key] == value, f'{key}: node has {declared[key]}, yaml {value}'

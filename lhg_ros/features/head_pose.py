@@ -177,3 +177,14 @@ class HeadPoseSolver:
         position = np.array([depth, -(u - camera.cx) / camera.fx * depth,
                              -(v - camera.cy) / camera.fy * depth])
         return HeadPose(pitch, yaw, roll, centroid, position, rotation, landmarks, fit_error)
+
+
+def dof_from_camera_pose(quaternion_wxyz, position) -> np.ndarray:
+    """Inverse of the published PoseStamped: orientation in the camera body frame and position
+    -> the 6 DoF [pitch, yaw, roll, x, y, z] of :meth:`HeadPose.dof`."""
+    import transforms3d
+
+    in_camera = transforms3d.quaternions.quat2mat(quaternion_wxyz)
+    rotation = (OPTICAL_IN_BODY @ NEUTRAL_IN_OPTICAL).T @ in_camera
+    roll, pitch, yaw = transforms3d.euler.mat2euler(rotation, 'sxyz')
+    return np.array([pitch, yaw, roll, *position], dtype=np.float64)

@@ -1,0 +1,181 @@
+"""``lhg-ros demo``: the whole system on a machine with no ROS distribution and no hardware.
+
+Real speech (espeak-ng) and a speaker video (a real face photograph moving with known head
+motion) feed the real nodes, each its own process, over real DDS on a private domain: the
+audio_features_node and head_pose_node read the files at real-time pace, the listener_node
+answers. A monitor in this process prints a live summary and, at the end, writes a plot of
+speaker audio, speaker pose and listener joints, and an MP4 of the speaker beside the
+listener's head.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lhg_ros.console import format_table
+
+
+class Recorder:
+    """An rclpy node that keeps what the demo's nodes publish, with arrival times."""
+
+    def __init__(self, context):
+        import rclpy
+        from geometry_msgs.msg import PoseStamped
+        from sensor_msgs.msg import Image, JointState
+        from std_msgs.msg import Bool, Float64, String
+
+        from lhg_ros.features.audio import FEATURE_DIM
+        from lhg_ros.features.head_pose import dof_from_camera_pose
+        from lhg_ros.nodes.common import rows_from_image, seconds_from_stamp, sensor_qos
+
+        self.node = rclpy.create_node('lhg_demo_monitor', context=context)
+        self.audio, self.speaking, self.speaker, self.joints = [], [], [], []
+        self.nods, self.latency = [], []
+        self.joint_names: list[str] = []
+        n = self.node
+
+        def on_audio(msg):
+            start = seconds_from_stamp(msg.header.stamp)
+            for i, row in enumerate(rows_from_image(msg, FEATURE_DIM)):
+                self.audio.append((start + i / 100.0, float(row[0])))
+
+        def on_pose(msg):
+            q, p = msg.pose.orientation, msg.pose.position
+            self.speaker.append((seconds_from_stamp(msg.header.stamp),
+                                 dof_from_camera_pose([q.w, q.x, q.y, q.z], [p.x, p.y, p.z])))
+
+        def on_joints(msg):
+            self.joint_names = list(msg.name)
+            self.joints.append((seconds_from_stamp(msg.header.stamp), list(msg.position)))
+
+        n.create_subscription(Image, 'audio_features', on_audio, sensor_qos(depth=100))
+        n.create_subscription(Bool, 'is_speaking',
+                              lambda m: self.speaking.append((time.time(), m.data)), 50)
+        n.create_subscription(PoseStamped, 'speaker/head_pose', on_pose, sensor_qos(depth=50))
+        n.create_subscription(JointState, 'joint_states', on_joints, 100)
+        n.create_subscription(String, 'listener/nod', lambda m: self.nods.append(time.time()),
+                              10)
+        n.create_subscription(Float64, 'listener/latency',
+                              lambda m: self.latency.append(m.data), 100)
+
+
+def _start(executable: str, params: dict, env: dict, log: Path) -> subprocess.Popen:
+    args = [str(Path(sys.executable).parent / executable), '--ros-args']
+    for key, value in params.items():
+        args += ['-p', f'{key}:={value}']
+    return subprocess.Popen(args, env=env, stdout=open(log, 'w'), stderr=subprocess.STDOUT)
+
+
+def _stop(processes) -> None:
+    for proc in processes:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    for proc in processes:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def make_inputs(out: Path, seconds_hint: float | None = None) -> tuple[Path, Path, float]:
+    """Speech and a speaker video of the same length in ``out``."""
+    import soundfile as sf
+
+    from lhg_ros.synthetic import DEMO_SENTENCES, speak, speaker_motion, write_face_video
+
+    speech = speak(DEMO_SENTENCES, out / 'speaker.wav')
+    duration = sf.info(str(speech)).duration
+    _, rolls, shifts = speaker_motion(seconds_hint or duration)
+    video = write_face_video(out / 'speaker.mp4', rolls, shifts)
+    return speech, video, duration
+
+
+def main(args) -> int:
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+
+    from lhg_ros.dds_probe import pick_private_domain, private_ros_env
+
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    print(f'inputs: real speech (espeak-ng) and a moving face photograph -> {out}/')
+    speech, video, duration = make_inputs(out)
+    domain = pick_private_domain()
+    env = private_ros_env(domain)
+    os.environ.update(env)
+    listener_params = {'policy': args.policy}
+    if args.policy == 'model':
+        listener_params.update(checkpoint=args.checkpoint, backend=args.backend)
+    processes = [
+        _start('listener_node', listener_params, env, out / 'listener_node.log'),
+        _start('audio_features_node', {'source': 'file', 'file.path': speech}, env,
+               out / 'audio_features_node.log'),
+        _start('head_pose_node', {'source': 'file', 'file.path': video}, env,
+               out / 'head_pose_node.log'),
+    ]
+    context = Context()
+    rclpy.init(context=context, domain_id=domain)
+    recorder = Recorder(context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(recorder.node)
+    print(f'nodes: listener_node ({args.policy}), audio_features_node, head_pose_node on '
+          f'ROS_DOMAIN_ID={domain}; running for {duration + 2:.0f} s\n')
+    started = time.time()
+    next_report = started + 1.0
+    try:
+        while time.time() - started < duration + 2.0:
+            executor.spin_once(timeout_sec=0.02)
+            if time.time() >= next_report:
+                next_report += 1.0
+                pitch = recorder.joints[-1][1][1] if recorder.joints else float('nan')
+                talking = recorder.speaking[-1][1] if recorder.speaking else False
+                print(f'  t={time.time() - started:5.1f} s  audio frames {len(recorder.audio):5d}'
+                      f'  speaker {"talking" if talking else "quiet  "}  face poses '
+                      f'{len(recorder.speaker):4d}  listener pitch {np.degrees(pitch):+5.1f} deg'
+                      f'  nods {len(recorder.nods)}', flush=True)
+            dead = [p for p in processes if p.poll() is not None and p.returncode != 0]
+            if dead:
+                raise RuntimeError(f'a node exited with code {dead[0].returncode}; see the '
+                                   f'logs in {out}/')
+    finally:
+        _stop(processes)
+        executor.shutdown()
+        recorder.node.destroy_node()
+        rclpy.try_shutdown(context=context)
+
+    summary = summarise(recorder, duration)
+    print()
+    print(format_table(['', 'value'], summary))
+    from lhg_ros.commands.demo_output import plot_session, render_video
+
+    plot_session(recorder, out / 'demo.png')
+    print(f'\nwrote {out / "demo.png"}')
+    if not args.no_video:
+        path = render_video(recorder, video, out / 'demo.mp4')
+        print(f'wrote {path}')
+    return 0
+
+
+def summarise(recorder: Recorder, duration: float) -> list[tuple[str, str]]:
+    joints = np.array([p for _, p in recorder.joints]) if recorder.joints else np.zeros((0, 3))
+    latency = np.array(recorder.latency) * 1000
+    rows = [('speech', f'{duration:.1f} s'),
+            ('audio feature frames', f'{len(recorder.audio)} (expected {int(duration * 100)})'),
+            ('speaker poses', f'{len(recorder.speaker)}'),
+            ('joint commands', f'{len(recorder.joints)} ({len(recorder.joints) / duration:.0f}'
+                               ' Hz)'),
+            ('listener nods', f'{len(recorder.nods)}')]
+    if len(joints):
+        for i, name in enumerate(recorder.joint_names):
+            rows.append((f'{name} range', f'{np.degrees(joints[:, i].min()):+.1f} .. '
+                                          f'{np.degrees(joints[:, i].max()):+.1f} deg'))
+    if len(latency):
+        rows.append(('capture -> command latency', f'p50 {np.percentile(latency, 50):.0f} ms, '
+                                                   f'p99 {np.percentile(latency, 99):.0f} ms'))
+    return rows

@@ -1,0 +1,118 @@
+"""The demo's picture and video: what the speaker did and how the listener answered."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from lhg_ros.motion.avatar import HEAD_PARTS, head_rotation, neck_angles
+
+
+def plot_session(recorder, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    t0 = recorder.audio[0][0] if recorder.audio else 0.0
+    fig, axes = plt.subplots(3, 1, figsize=(12, 7.5), sharex=True)
+    if recorder.audio:
+        t, power = np.array(recorder.audio).T
+        axes[0].plot(t - t0, power, lw=0.7, color='tab:blue', label='log power')
+        if recorder.speaking:
+            ts, flags = np.array(recorder.speaking, dtype=float).T
+            axes[0].fill_between(ts - t0, power.min(), power.max(), where=flags > 0.5,
+                                 step='post', color='tab:green', alpha=0.2,
+                                 label='speaking (VAD)')
+    axes[0].set_ylabel('speaker audio')
+    axes[0].legend(loc='upper right', fontsize=8)
+    axes[0].set_title('lhg_ros demo: speaker audio and head pose in, listener head motion out')
+    if recorder.speaker:
+        ts = np.array([s for s, _ in recorder.speaker]) - t0
+        dof = np.degrees(np.array([d[:3] for _, d in recorder.speaker]))
+        for i, name in enumerate(('pitch', 'yaw', 'roll')):
+            axes[1].plot(ts, dof[:, i], lw=1.0, label=name)
+    axes[1].set_ylabel('speaker head (deg)')
+    axes[1].legend(loc='upper right', fontsize=8, ncol=3)
+    if recorder.joints:
+        ts = np.array([s for s, _ in recorder.joints]) - t0
+        positions = np.degrees(np.array([p for _, p in recorder.joints]))
+        for i, name in enumerate(recorder.joint_names):
+            axes[2].plot(ts, positions[:, i], lw=1.2, label=name)
+    for i, nod in enumerate(recorder.nods):
+        axes[2].axvline(nod - t0, color='k', ls=':', lw=0.8, label='nod' if i == 0 else None)
+    axes[2].set_ylabel('listener joints (deg)')
+    axes[2].set_xlabel('time (s)')
+    axes[2].legend(loc='upper right', fontsize=8, ncol=4)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def draw_head(yaw: float, pitch: float, roll: float, size: int = 480) -> np.ndarray:
+    """The avatar head seen from the front (orthographic), as an RGB image."""
+    import cv2
+
+    canvas = np.full((size, size, 3), 235, dtype=np.uint8)
+    rotation = head_rotation(yaw, pitch, roll)
+    scale = size / 0.34
+    centre = np.array([size / 2, size * 0.78])
+    # Viewer in front of the face: the head's left (+y) is on the image's right.
+    parts = sorted(HEAD_PARTS, key=lambda p: (rotation @ np.array(p.centre))[0])
+    for part in parts:
+        x, y, z = rotation @ np.array(part.centre)
+        u, v = centre + scale * np.array([y, -z])
+        colour = tuple(int(255 * c) for c in part.colour)
+        if part.shape == 'sphere':
+            cv2.circle(canvas, (int(u), int(v)), max(1, int(scale * part.size[1] / 2)), colour,
+                       -1, lineType=cv2.LINE_AA)
+        else:
+            half = rotation @ np.array([0.0, part.size[1] / 2, 0.0])
+            a = centre + scale * np.array([y - half[1], -(z - half[2])])
+            b = centre + scale * np.array([y + half[1], -(z + half[2])])
+            cv2.line(canvas, tuple(a.astype(int)), tuple(b.astype(int)), colour,
+                     max(1, int(scale * part.size[2])), lineType=cv2.LINE_AA)
+    label = f'pitch {np.degrees(pitch):+5.1f}  yaw {np.degrees(yaw):+5.1f} deg'
+    cv2.putText(canvas, label, (12, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (40, 40, 40), 2)
+    return canvas
+
+
+def render_video(recorder, speaker_video: Path, path: Path, fps: float = 25.0) -> Path:
+    """Speaker video beside the listener's head, frame by frame; H.264 when ffmpeg exists."""
+    import cv2
+
+    if not recorder.joints or not recorder.speaker:
+        raise RuntimeError('nothing to render: no joint states or speaker poses were received')
+    times = np.array([s for s, _ in recorder.joints])
+    positions = np.array([p for _, p in recorder.joints])
+    start = recorder.speaker[0][0]
+    capture = cv2.VideoCapture(str(speaker_video))
+    raw = path.with_suffix('.mp4v.mp4')
+    writer = None
+    index = 0
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        t = start + index / fps
+        current = [np.interp(t, times, positions[:, j]) for j in range(positions.shape[1])]
+        head = draw_head(*neck_angles(recorder.joint_names, current), size=bgr.shape[0])
+        frame = np.concatenate([bgr, head[..., ::-1]], axis=1)
+        cv2.putText(frame, 'speaker', (12, bgr.shape[0] - 16), cv2.FONT_HERSHEY_SIMPLEX, 0.7,
+                    (255, 255, 255), 2)
+        if writer is None:
+            writer = cv2.VideoWriter(str(raw), cv2.VideoWriter_fourcc(*'mp4v'), fps,
+                                     (frame.shape[1], frame.shape[0]))
+        writer.write(frame)
+        index += 1
+    capture.release()
+    if writer is not None:
+        writer.release()
+    if shutil.which('ffmpeg'):
+        subprocess.run(['ffmpeg', '-y', '-loglevel', 'error', '-i', str(raw), '-c:v',
+                        'libx264', '-pix_fmt', 'yuv420p', str(path)], check=True)
+        raw.unlink()
+        return path
+    raw.replace(path)
+    return path

@@ -1,0 +1,149 @@
+"""listener_node over real DDS: end to end from files, gate, watchdog, malformed input."""
+
+import time
+
+import numpy as np
+import pytest
+
+from conftest import BIN, spin_until
+from lhg_ros.features.audio_frontend import extract_audio_file
+from lhg_ros.synthetic import speak
+
+pytestmark = pytest.mark.ros
+SENTENCES = ['I went to the market this morning to buy some bread.',
+             'The baker told me a long story about his summer holidays.',
+             'Then it started to rain, so I took the bus home.']
+
+
+def start(child_processes, executable, **params):
+    args = [str(BIN / executable), '--ros-args']
+    for key, value in params.items():
+        args += ['-p', f'{key}:={value}']
+    return child_processes(args)
+
+
+@pytest.fixture(scope='module')
+def talk(tmp_path_factory):
+    return speak(SENTENCES, tmp_path_factory.mktemp('talk') / 'talk.wav', pause_s=0.8)
+
+
+@pytest.fixture
+def monitor(rclpy_context):
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import Image, JointState
+    from std_msgs.msg import Bool, Float64, String
+
+    from lhg_ros.nodes.common import sensor_qos
+
+    node = rclpy.create_node('listener_monitor', context=rclpy_context)
+    executor = SingleThreadedExecutor(context=rclpy_context)
+    executor.add_node(node)
+    got = {'joints': [], 'nods': [], 'latency': [], 'node': node, 'executor': executor}
+    node.create_subscription(JointState, 'joint_states',
+                             lambda m: got['joints'].append((time.time(), list(m.position))),
+                             100)
+    node.create_subscription(String, 'listener/nod', lambda m: got['nods'].append(time.time()),
+                             10)
+    node.create_subscription(Float64, 'listener/latency',
+                             lambda m: got['latency'].append(m.data), 100)
+    got['features'] = node.create_publisher(Image, 'audio_features', sensor_qos())
+    got['gate'] = node.create_publisher(Bool, 'listening', 10)
+
+    def spin(seconds):
+        spin_until(executor, lambda: False, timeout_s=seconds)
+
+    got['spin'] = spin
+    yield got
+    executor.shutdown()
+    node.destroy_node()
+
+
+def test_speech_file_to_joint_commands_end_to_end(talk, monitor, child_processes):
+    listener = start(child_processes, 'listener_node')
+    monitor['spin'](1.5)
+    features = start(child_processes, 'audio_features_node', **{'file.path': talk})
+    duration = len(extract_audio_file(talk, vad=False).frames) / 100
+    monitor['spin'](duration + 1.0)
+    assert listener.poll() is None and features.poll() is None
+    stamps = np.array([t for t, _ in monitor['joints']])
+    positions = np.array([p for _, p in monitor['joints']])
+    active = stamps > stamps[-1] - duration
+    rate = active.sum() / duration
+    assert 35 < rate < 60, f'joint_states at {rate:.0f} Hz (control rate 50 Hz)'
+    assert len(monitor['nods']) >= 2, 'the listener nods in the pauses'
+    assert np.degrees(positions[:, 1].max()) > 4
+    latency = np.median(monitor['latency'])
+    assert 0 < latency < 0.2, f'capture -> command latency {latency * 1000:.0f} ms'
+
+
+def publish_speech_features(monitor, rows, seconds):
+    """Publish real speech features in 20 ms blocks, stamped now, for ``seconds``."""
+    from lhg_ros.nodes.common import image_from_rows
+
+    node = monitor['node']
+    for k in range(int(seconds / 0.02)):
+        block = rows[(2 * k) % (len(rows) - 2):][:2]
+        monitor['features'].publish(image_from_rows(
+            block, node.get_clock().now().nanoseconds * 1e-9, 'mic'))
+        monitor['spin'](0.02)
+
+
+def test_closed_gate_and_stalled_inputs_bring_the_head_to_neutral(talk, monitor,
+                                                                  child_processes):
+    from std_msgs.msg import Bool
+
+    rows = extract_audio_file(talk, vad=False).frames
+    listener = start(child_processes, 'listener_node', neutral_return_s=0.5,
+                     watchdog_timeout_s=0.3)
+    monitor['spin'](1.5)
+    began = time.time()
+    publish_speech_features(monitor, rows, 6.0)
+    moving = np.array([p for t, p in monitor['joints'] if t > began])
+    assert np.abs(moving).max() > np.radians(2), 'the head nods while listening'
+    # Inputs stop: within watchdog (0.3 s) + return (0.5 s) the head is at neutral.
+    stop = time.time()
+    monitor['spin'](1.2)
+    settled = [p for t, p in monitor['joints'] if t > stop + 0.8]
+    assert settled and np.abs(settled).max() < np.radians(1.0)
+    # Gate closed while speech continues: neutral too.
+    monitor['gate'].publish(Bool(data=False))
+    closed = time.time()
+    publish_speech_features(monitor, rows, 2.0)
+    gated = [p for t, p in monitor['joints'] if t > closed + 0.8]
+    assert gated and np.abs(gated).max() < np.radians(1.0)
+    assert listener.poll() is None
+
+
+def test_malformed_features_are_dropped_and_the_node_keeps_publishing(monitor,
+                                                                      child_processes):
+    from sensor_msgs.msg import Image
+
+    from lhg_ros.nodes.common import image_from_rows
+
+    listener = start(child_processes, 'listener_node')
+    monitor['spin'](1.5)
+    node = monitor['node']
+    now = node.get_clock().now().nanoseconds * 1e-9
+    bad = [Image(height=2, width=81, encoding='mono8', step=81, data=bytes(162)),
+           image_from_rows(np.zeros((2, 40), np.float32), now, 'mic'),
+           image_from_rows(np.full((2, 81), np.nan, np.float32), now, 'mic'),
+           Image(height=5, width=81, encoding='32FC1', step=324, data=bytes(10))]
+    for _ in range(5):
+        for msg in bad:
+            monitor['features'].publish(msg)
+        monitor['spin'](0.1)
+    before = len(monitor['joints'])
+    monitor['spin'](1.0)
+    assert listener.poll() is None, 'the node died on malformed input'
+    assert len(monitor['joints']) - before > 30, 'it kept publishing joint states'
+    joints = np.array([p for _, p in monitor['joints']])
+    assert np.isfinite(joints).all()
+
+
+def test_a_missing_checkpoint_fails_at_start_up_and_says_so(child_processes, tmp_path):
+    proc = start(child_processes, 'listener_node', policy='model',
+                 checkpoint=str(tmp_path / 'absent.safetensors'))
+    assert proc.wait(timeout=60) == 1
+    output = proc.stdout.read()
+    assert 'absent.safetensors is missing' in output, output
