@@ -1,15 +1,20 @@
 """The ``lhg-ros`` command: one entry point for the tools that ship with the package."""
 
 import argparse
+import importlib
 import sys
 
 from lhg_ros import __version__
 
 
-def _run_doctor(args) -> int:
-    from lhg_ros.commands import doctor  # heavy checks import only when asked for
+def _command(module: str, function: str = 'main'):
+    """A runner that imports ``lhg_ros.commands.<module>`` only when its command is used, so
+    ``lhg-ros --help`` stays fast and a missing heavy library breaks only its own command."""
 
-    return doctor.main(args)
+    def run(args) -> int:
+        return getattr(importlib.import_module(f'lhg_ros.commands.{module}'), function)(args)
+
+    return run
 
 
 def _add_doctor(subparsers) -> None:
@@ -23,13 +28,7 @@ def _add_doctor(subparsers) -> None:
                         help='skip the two-process DDS round trip')
     parser.add_argument('--dds-timeout', type=float, default=15.0, metavar='SECONDS',
                         help='how long to wait for DDS discovery (default 15)')
-    parser.set_defaults(run=_run_doctor)
-
-
-def _run_audio_features(args) -> int:
-    from lhg_ros.commands import audio_features
-
-    return audio_features.main(args)
+    parser.set_defaults(run=_command('doctor'))
 
 
 def _add_audio_features(subparsers) -> None:
@@ -42,13 +41,7 @@ def _add_audio_features(subparsers) -> None:
     parser.add_argument('-o', '--output', metavar='NPZ', help='write the features here')
     parser.add_argument('--plot', metavar='PNG', help='write a picture of the features here')
     parser.add_argument('--no-vad', action='store_true', help='skip voice activity detection')
-    parser.set_defaults(run=_run_audio_features)
-
-
-def _run_head_pose(args) -> int:
-    from lhg_ros.commands import head_pose
-
-    return head_pose.main(args)
+    parser.set_defaults(run=_command('audio_features'))
 
 
 def _add_head_pose(subparsers) -> None:
@@ -62,19 +55,7 @@ def _add_head_pose(subparsers) -> None:
     parser.add_argument('-o', '--output', metavar='NPZ', help='write the poses here')
     parser.add_argument('--plot', metavar='PNG', help='write a plot of the motion here')
     parser.add_argument('--no-smoothing', action='store_true', help='raw, unfiltered poses')
-    parser.set_defaults(run=_run_head_pose)
-
-
-def _run_export(args) -> int:
-    from lhg_ros.commands import model_tools
-
-    return model_tools.export_main(args)
-
-
-def _run_bench_model(args) -> int:
-    from lhg_ros.commands import model_tools
-
-    return model_tools.bench_main(args)
+    parser.set_defaults(run=_command('head_pose'))
 
 
 def _add_model_tools(subparsers) -> None:
@@ -87,7 +68,7 @@ def _add_model_tools(subparsers) -> None:
     parser.add_argument('--fp32', action='store_true', help='TensorRT: no FP16')
     parser.add_argument('--force', action='store_true',
                         help='re-export / rebuild even when the cached file is current')
-    parser.set_defaults(run=_run_export)
+    parser.set_defaults(run=_command('model_tools', 'export_main'))
 
     parser = subparsers.add_parser(
         'bench-model', help='per-step latency of model presets on each backend',
@@ -98,13 +79,7 @@ def _add_model_tools(subparsers) -> None:
                         help='comma-separated: torch, onnxruntime, tensorrt')
     parser.add_argument('--checkpoint', help='time this checkpoint instead of presets')
     parser.add_argument('--steps', type=int, default=100)
-    parser.set_defaults(run=_run_bench_model)
-
-
-def _run_demo(args) -> int:
-    from lhg_ros.commands import demo
-
-    return demo.main(args)
+    parser.set_defaults(run=_command('model_tools', 'bench_main'))
 
 
 def _add_demo(subparsers) -> None:
@@ -119,7 +94,7 @@ def _add_demo(subparsers) -> None:
     parser.add_argument('--backend', default='onnxruntime',
                         choices=['onnxruntime', 'torch', 'tensorrt'])
     parser.add_argument('--no-video', action='store_true', help='skip the MP4')
-    parser.set_defaults(run=_run_demo)
+    parser.set_defaults(run=_command('demo'))
 
 
 def build_parser() -> argparse.ArgumentParser:

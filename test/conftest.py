@@ -38,6 +38,15 @@ def spin_until(executor, predicate, timeout_s: float) -> bool:
     return predicate()
 
 
+def node_command(executable: str, **params) -> list[str]:
+    """Command line of an installed lhg_ros executable with ``-p name:=value`` parameters
+    (keys may use ``__`` for ``.``: ``file__path`` is ``file.path``)."""
+    args = [str(BIN / executable), '--ros-args']
+    for key, value in params.items():
+        args += ['-p', f"{key.replace('__', '.')}:={value}"]
+    return args
+
+
 @pytest.fixture
 def child_processes():
     """Start processes with ``start(args)``; all are stopped when the test ends."""

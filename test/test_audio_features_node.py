@@ -6,18 +6,15 @@ import time
 import numpy as np
 import pytest
 
-from conftest import BIN, spin_until
+from conftest import node_command, spin_until
 from lhg_ros.features.audio import FEATURE_DIM, num_frames
 
 pytestmark = pytest.mark.ros
-NODE = str(BIN / 'audio_features_node')
 
 
 def start_node(child_processes, *params):
-    args = [NODE, '--ros-args']
-    for p in params:
-        args += ['-p', p]
-    return child_processes(args)
+    return child_processes(node_command('audio_features_node', **dict(
+        p.split(':=', 1) for p in params)))
 
 
 def test_a_wav_file_at_real_time_pace_publishes_every_frame_in_order(

@@ -27,55 +27,42 @@ def yaml_parameters(path: Path, node_name: str) -> dict:
     return flatten(section['ros__parameters'])
 
 
-def test_audio_features_yaml_matches_the_declared_parameters(rclpy_context, speech):
-    from lhg_ros.nodes.audio_features_node import AudioFeaturesNode
-
-    path = REPO / 'config' / 'audio_features.yaml'
-    expected = yaml_parameters(path, 'audio_features_node')
-    # The file's own source is the microphone, which this machine lacks: read a file instead.
-    node = AudioFeaturesNode(context=rclpy_context, cli_args=[
-        '--ros-args', '--params-file', str(path), '-p', 'source:=file',
-        '-p', f'file.path:={speech[0]}'])
+def assert_yaml_matches_node(node_class, yaml_name, context, *overrides, ignore=()):
+    """Every key of config/<yaml_name> is declared by the node, with the file's value."""
+    path = REPO / 'config' / yaml_name
+    expected = yaml_parameters(path, node_class.NODE_NAME)
+    cli = ['--ros-args', '--params-file', str(path)]
+    for override in overrides:
+        cli += ['-p', override]
+    node = node_class(context=context, cli_args=cli)
     try:
         declared = {name: node.get_parameter(name).value for name in node._parameters}
     finally:
         node.destroy_node()
-    not_declared = set(expected) - set(declared)
-    assert not not_declared, f'unknown parameters in {path.name}: {sorted(not_declared)}'
+    assert not set(expected) - set(declared), (
+        f'unknown parameters in {yaml_name}: {sorted(set(expected) - set(declared))}')
     for key, value in expected.items():
-        if key not in ('source', 'file.path'):
+        if key not in ignore:
             assert declared[key] == value, f'{key}: node has {declared[key]}, yaml {value}'
+
+
+def test_audio_features_yaml_matches_the_declared_parameters(rclpy_context, speech):
+    from lhg_ros.nodes.audio_features_node import AudioFeaturesNode
+
+    # The file's own source is the microphone, which this machine lacks: read a file instead.
+    assert_yaml_matches_node(AudioFeaturesNode, 'audio_features.yaml', rclpy_context,
+                             'source:=file', f'file.path:={speech[0]}',
+                             ignore=('source', 'file.path'))
 
 
 def test_head_pose_yaml_matches_the_declared_parameters(rclpy_context, face_video):
     from lhg_ros.nodes.head_pose_node import HeadPoseNode
 
-    path = REPO / 'config' / 'head_pose.yaml'
-    expected = yaml_parameters(path, 'head_pose_node')
-    node = HeadPoseNode(context=rclpy_context, cli_args=[
-        '--ros-args', '--params-file', str(path), '-p', 'source:=file',
-        '-p', f'file.path:={face_video[0]}'])
-    try:
-        declared = {name: node.get_parameter(name).value for name in node._parameters}
-    finally:
-        node.destroy_node()
-    assert not set(expected) - set(declared), sorted(set(expected) - set(declared))
-    for key, value in expected.items():
-        if key not in ('source', 'file.path'):
-            assert declared[key] == value, f'{key}: node has {declared[key]}, yaml {value}'
+    assert_yaml_matches_node(HeadPoseNode, 'head_pose.yaml', rclpy_context, 'source:=file',
+                             f'file.path:={face_video[0]}', ignore=('source', 'file.path'))
 
 
 def test_listener_yaml_matches_the_declared_parameters(rclpy_context):
     from lhg_ros.nodes.listener_node import ListenerNode
 
-    path = REPO / 'config' / 'listener.yaml'
-    expected = yaml_parameters(path, 'listener_node')
-    node = ListenerNode(context=rclpy_context, cli_args=['--ros-args', '--params-file',
-                                                         str(path)])
-    try:
-        declared = {name: node.get_parameter(name).value for name in node._parameters}
-    finally:
-        node.destroy_node()
-    assert not set(expected) - set(declared), sorted(set(expected) - set(declared))
-    for key, value in expected.items():
-        assert declared[key] == value, f'{key}: node has {declared[key]}, yaml {value}'
+    assert_yaml_matches_node(ListenerNode, 'listener.yaml', rclpy_context)

@@ -5,18 +5,15 @@ import time
 import numpy as np
 import pytest
 
-from conftest import BIN, spin_until
+from conftest import node_command, spin_until
 from lhg_ros.synthetic import face_frame
 
 pytestmark = pytest.mark.ros
-NODE = str(BIN / 'head_pose_node')
 
 
 def start_node(child_processes, *params):
-    args = [NODE, '--ros-args']
-    for p in params:
-        args += ['-p', p]
-    return child_processes(args)
+    return child_processes(node_command('head_pose_node', **dict(
+        p.split(':=', 1) for p in params)))
 
 
 @pytest.fixture

@@ -80,7 +80,7 @@ def test_warm_up_keeps_the_listener_at_neutral_for_one_second():
         def reset(self):
             pass
 
-        def step(self, audio, speaker, listener):
+        def step(self, audio, speaker, listener, speaking=None):
             return np.full((3, 6), 0.2)
 
     runtime = ListenerRuntime(Loud(), warmup_s=1.0)
@@ -104,3 +104,14 @@ def test_published_speaker_orientation_converts_back_to_the_same_angles():
     in_camera = OPTICAL_IN_BODY @ NEUTRAL_IN_OPTICAL @ rotation
     dof = dof_from_camera_pose(transforms3d.quaternions.mat2quat(in_camera), [0.8, 0.1, 0.2])
     np.testing.assert_allclose(dof, [-0.2, 0.3, 0.1, 0.8, 0.1, 0.2], atol=1e-9)
+
+
+def test_an_outside_voice_activity_decision_overrides_the_energy_detector():
+    loud = np.zeros((12, 81), np.float32)
+    loud[:, 0] = 20.0  # energetic frames throughout
+    rules = RuleListener()
+    for _ in range(40):  # 4.8 s of energy, but the VAD says: speech, then a pause
+        rules.step(loud, speaking=True)
+    for _ in range(10):
+        rules.step(loud, speaking=False)
+    assert len(rules.nods) == 1

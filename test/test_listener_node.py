@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import BIN, spin_until
+from conftest import node_command, spin_until
 from lhg_ros.features.audio_frontend import extract_audio_file
 from lhg_ros.synthetic import speak
 
@@ -16,10 +16,7 @@ SENTENCES = ['I went to the market this morning to buy some bread.',
 
 
 def start(child_processes, executable, **params):
-    args = [str(BIN / executable), '--ros-args']
-    for key, value in params.items():
-        args += ['-p', f'{key}:={value}']
-    return child_processes(args)
+    return child_processes(node_command(executable, **params))
 
 
 @pytest.fixture(scope='module')
@@ -62,7 +59,7 @@ def monitor(rclpy_context):
 def test_speech_file_to_joint_commands_end_to_end(talk, monitor, child_processes):
     listener = start(child_processes, 'listener_node')
     monitor['spin'](1.5)
-    features = start(child_processes, 'audio_features_node', **{'file.path': talk})
+    features = start(child_processes, 'audio_features_node', file__path=talk)
     duration = len(extract_audio_file(talk, vad=False).frames) / 100
     monitor['spin'](duration + 1.0)
     assert listener.poll() is None and features.poll() is None

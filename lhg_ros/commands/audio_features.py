@@ -9,14 +9,11 @@ import numpy as np
 from lhg_ros.console import format_table
 from lhg_ros.features.audio import FRAME_RATE, STATIC_DIM
 from lhg_ros.features.audio_frontend import AudioFeatureTrack, extract_audio_file
+from lhg_ros.plotting import pyplot
 
 
 def plot_track(track: AudioFeatureTrack, title: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     times = track.times
     fig, (ax_power, ax_mel) = plt.subplots(2, 1, figsize=(11, 5.5), sharex=True,
                                            gridspec_kw={'height_ratios': [1, 2]})

@@ -7,14 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from lhg_ros.motion.avatar import HEAD_PARTS, head_rotation, neck_angles
+from lhg_ros.plotting import pyplot
 
 
 def plot_session(recorder, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     t0 = recorder.audio[0][0] if recorder.audio else 0.0
     fig, axes = plt.subplots(3, 1, figsize=(12, 7.5), sharex=True)
     if recorder.audio:

@@ -10,14 +10,11 @@ from lhg_ros.console import format_table, quiet_stderr
 from lhg_ros.features.motion import DOF_NAMES
 from lhg_ros.features.speaker_head import HeadPoseTrack, extract_video_file
 from lhg_ros.filters import OneEuroFilter
+from lhg_ros.plotting import pyplot
 
 
 def plot_track(track: HeadPoseTrack, title: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, (ax_angles, ax_position) = plt.subplots(2, 1, figsize=(11, 5.5), sharex=True)
     for i, name in enumerate(DOF_NAMES[:3]):
         ax_angles.plot(track.times, np.degrees(track.poses[:, i]), lw=1.2, label=name)

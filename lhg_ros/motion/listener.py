@@ -43,7 +43,7 @@ class ModelPolicy:
     def reset(self) -> None:
         self._state = self.backend.initial_state()
 
-    def step(self, audio, speaker, listener) -> np.ndarray:
+    def step(self, audio, speaker, listener, speaking=None) -> np.ndarray:
         poses, self._state = self.backend.step(audio, speaker, listener, self._state)
         return poses - self.neutral_pose
 
@@ -114,9 +114,11 @@ class ListenerRuntime:
         self._listener_features = MotionFeatureStream()
         self._next_relative = np.zeros((self.policy.frames_per_step, POSE_DIM))
 
-    def push(self, audio: np.ndarray, speaker_pose: np.ndarray) -> np.ndarray | None:
+    def push(self, audio: np.ndarray, speaker_pose: np.ndarray,
+             speaking: bool | None = None) -> np.ndarray | None:
         """Add one motion frame's inputs; returns the poses (relative to neutral) of the next
-        ``frames_per_step`` frames when a step completes, else None."""
+        ``frames_per_step`` frames when a step completes, else None. ``speaking``: the latest
+        voice activity decision, when one is known."""
         self._audio.append(audio)
         self._speaker.append(speaker_pose)
         self.frames += 1
@@ -129,7 +131,7 @@ class ListenerRuntime:
         executed = self.policy.neutral_pose + self._next_relative
         listener = self._listener_features.update(executed).astype(np.float32)
         self._audio, self._speaker = [], []
-        relative = self.policy.step(audio, speaker, listener)
+        relative = self.policy.step(audio, speaker, listener, speaking=speaking)
         if self.frames < self.warmup_frames:
             relative = np.zeros_like(relative)
         self._next_relative = np.asarray(relative, dtype=np.float64)

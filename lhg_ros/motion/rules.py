@@ -80,15 +80,20 @@ class RuleListener:
             return 0.0
         return self._nod_depth * math.sin(math.pi * (phase % 1.0)) ** 2
 
-    def step(self, audio: np.ndarray, speaker=None, listener=None) -> np.ndarray:
+    def step(self, audio: np.ndarray, speaker=None, listener=None,
+             speaking: bool | None = None) -> np.ndarray:
         """audio (frames_per_step * 4, 81) features -> poses (frames_per_step, 6) of the next
-        frames, in radians relative to neutral. ``speaker``/``listener`` are not used."""
+        frames, in radians relative to neutral. ``speaking``: a voice activity decision from
+        outside (the is_speaking topic) that replaces the energy detector for this step.
+        ``speaker``/``listener`` are not used."""
         poses = np.zeros((self.frames_per_step, POSE_DIM))
         for i in range(self.frames_per_step):
             frame_audio = audio[i * self.audio_per_motion:(i + 1) * self.audio_per_motion]
-            speaking = any(self._speaking(float(p)) for p in frame_audio[:, 0])
+            # Every row updates the noise floor, so no short-circuit here.
+            row_flags = [self._speaking(float(p)) for p in frame_audio[:, 0]]
+            energetic = any(row_flags)
             dt = 1.0 / self.rate
-            if speaking:
+            if energetic if speaking is None else speaking:
                 self._speech_run += dt + (self._silence_run if self._silence_run < self.pause_s
                                           else 0.0)
                 self._silence_run = 0.0

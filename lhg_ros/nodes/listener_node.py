@@ -166,7 +166,9 @@ class ListenerNode(LifecycleNode):
             self.create_subscription(PoseStamped, 'speaker/head_pose', self._on_speaker_pose,
                                      sensor_qos()),
             self.create_subscription(Bool, 'listening', self._on_gate, 10),
+            self.create_subscription(Bool, 'is_speaking', self._on_speaking, 10),
         ]
+        self.speaking: tuple[bool, float] | None = None  # (flag, arrival time)
         self._loops = [self.create_timer(self.control_dt, self._on_control),
                        self.create_timer(1.0, self._publish_diagnostics)]
         self.get_logger().info('active: listening')
@@ -242,6 +244,15 @@ class ListenerNode(LifecycleNode):
                                       seconds_from_stamp(msg.header.stamp))
         self.counters['poses'] += 1
 
+    def _on_speaking(self, msg: Bool) -> None:
+        self.speaking = (msg.data, self._now())
+
+    def _fresh_speaking(self, now: float) -> bool | None:
+        """The VAD's latest decision if it is recent; otherwise the policy decides alone."""
+        if self.speaking is None or now - self.speaking[1] > self.p['watchdog_timeout_s']:
+            return None
+        return self.speaking[0]
+
     def _on_gate(self, msg: Bool) -> None:
         if msg.data != self.gate_open:
             self.get_logger().info('listening gate ' + ('opened' if msg.data else 'closed'))
@@ -251,12 +262,14 @@ class ListenerNode(LifecycleNode):
     def _on_generate(self) -> None:
         if self.origin is None:
             return
-        ready_until = self._now() - self.p['input_delay_s']
+        now = self._now()
+        ready_until = now - self.p['input_delay_s']
+        speaking = self._fresh_speaking(now)
         while self.origin + (self.next_frame + 1) / MOTION_RATE <= ready_until:
             start = self.origin + self.next_frame / MOTION_RATE
             audio, speaker = self.aligner.frame(start)
             began = time.perf_counter()
-            poses = self.runtime.push(audio, speaker)
+            poses = self.runtime.push(audio, speaker, speaking)
             if poses is not None:
                 elapsed = time.perf_counter() - began
                 self.counters['steps'] += 1
