@@ -25,6 +25,7 @@ class Recorder:
 
     def __init__(self, context):
         import rclpy
+        from diagnostic_msgs.msg import DiagnosticArray
         from geometry_msgs.msg import PoseStamped
         from sensor_msgs.msg import Image, JointState
         from std_msgs.msg import Bool, Float64, String
@@ -53,7 +54,8 @@ class Recorder:
             self.joint_names = list(msg.name)
             self.joints.append((seconds_from_stamp(msg.header.stamp), list(msg.position)))
 
-        n.create_subscription(Image, 'audio_features', on_audio, sensor_qos(depth=100))
+        n.create_subscription(Image, 'audio_features', on_audio,
+                              sensor_qos(reliable=True, depth=100))
         n.create_subscription(Bool, 'is_speaking',
                               lambda m: self.speaking.append((time.time(), m.data)), 50)
         n.create_subscription(PoseStamped, 'speaker/head_pose', on_pose, sensor_qos(depth=50))
@@ -62,6 +64,14 @@ class Recorder:
                               10)
         n.create_subscription(Float64, 'listener/latency',
                               lambda m: self.latency.append(m.data), 100)
+        self.listener_status: dict[str, str] = {}
+
+        def on_diagnostics(msg):
+            for status in msg.status:
+                if status.name.startswith('listener_node'):
+                    self.listener_status = {kv.key: kv.value for kv in status.values}
+
+        n.create_subscription(DiagnosticArray, '/diagnostics', on_diagnostics, 10)
 
 
 def _start(executable: str, params: dict, env: dict, log: Path) -> subprocess.Popen:
@@ -112,24 +122,41 @@ def main(args) -> int:
     listener_params = {'policy': args.policy}
     if args.policy == 'model':
         listener_params.update(checkpoint=args.checkpoint, backend=args.backend)
-    processes = [
-        _start('listener_node', listener_params, env, out / 'listener_node.log'),
-        _start('audio_features_node', {'source': 'file', 'file.path': speech}, env,
-               out / 'audio_features_node.log'),
-        _start('head_pose_node', {'source': 'file', 'file.path': video}, env,
-               out / 'head_pose_node.log'),
-    ]
     context = Context()
     rclpy.init(context=context, domain_id=domain)
     recorder = Recorder(context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(recorder.node)
+    processes = [_start('listener_node', listener_params, env, out / 'listener_node.log')]
+    # Inputs start once the listener is up and the monitor sees it, so nothing is missed.
+    deadline = time.time() + 60.0
+    while not recorder.joints and time.time() < deadline and processes[0].poll() is None:
+        executor.spin_once(timeout_sec=0.05)
+    if not recorder.joints:
+        _stop(processes)
+        rclpy.try_shutdown(context=context)
+        print(f'listener_node did not start; see {out}/listener_node.log')
+        return 1
+    processes += [
+        # Reliable, so the monitor's record is complete; the listener reads best effort.
+        _start('audio_features_node', {'source': 'file', 'file.path': speech,
+                                       'file.exit_at_end': True, 'reliable': True}, env,
+               out / 'audio_features_node.log'),
+        _start('head_pose_node', {'source': 'file', 'file.path': video,
+                                  'file.exit_at_end': True}, env, out / 'head_pose_node.log'),
+    ]
     print(f'nodes: listener_node ({args.policy}), audio_features_node, head_pose_node on '
-          f'ROS_DOMAIN_ID={domain}; running for {duration + 2:.0f} s\n')
+          f'ROS_DOMAIN_ID={domain}; the files play for {duration:.0f} s\n')
     started = time.time()
     next_report = started + 1.0
+    inputs_done = None
     try:
-        while time.time() - started < duration + 2.0:
+        # Until both file nodes have played their file, then 1.5 s for the head to settle.
+        while inputs_done is None or time.time() < inputs_done + 1.5:
+            if inputs_done is None and all(p.poll() is not None for p in processes[1:]):
+                inputs_done = time.time()
+            if time.time() - started > duration + 30.0:
+                raise RuntimeError('the input nodes did not finish their files in time')
             executor.spin_once(timeout_sec=0.02)
             if time.time() >= next_report:
                 next_report += 1.0
@@ -175,6 +202,9 @@ def summarise(recorder: Recorder, duration: float) -> list[tuple[str, str]]:
         for i, name in enumerate(recorder.joint_names):
             rows.append((f'{name} range', f'{np.degrees(joints[:, i].min()):+.1f} .. '
                                           f'{np.degrees(joints[:, i].max()):+.1f} deg'))
+    for key in ('audio gaps (frames)', 'malformed messages', 'mean step ms'):
+        if key in recorder.listener_status:
+            rows.append((f'listener: {key}', recorder.listener_status[key]))
     if len(latency):
         rows.append(('capture -> command latency', f'p50 {np.percentile(latency, 50):.0f} ms, '
                                                    f'p99 {np.percentile(latency, 99):.0f} ms'))

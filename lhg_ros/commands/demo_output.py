@@ -47,36 +47,49 @@ def plot_session(recorder, path: Path) -> None:
     plt.close(fig)
 
 
-def draw_head(yaw: float, pitch: float, roll: float, size: int = 480) -> np.ndarray:
-    """The avatar head seen from the front (orthographic), as an RGB image."""
+# Orthographic views: (image-right axis, depth axis toward the viewer) in head coordinates.
+VIEWS = {'front': (np.array([0.0, 1.0, 0.0]), np.array([1.0, 0.0, 0.0])),
+         'side': (np.array([1.0, 0.0, 0.0]), np.array([0.0, -1.0, 0.0]))}
+
+
+def draw_head(yaw: float, pitch: float, roll: float, size: int = 480,
+              view: str = 'front') -> np.ndarray:
+    """The avatar head seen from the front (its left on the image's right) or from its right
+    side (face to the right), orthographic, as an RGB image."""
     import cv2
 
-    canvas = np.full((size, size, 3), 235, dtype=np.uint8)
+    right, toward_viewer = VIEWS[view]
+    canvas = np.full((size, size, 3), 235 if view == 'front' else 225, dtype=np.uint8)
     rotation = head_rotation(yaw, pitch, roll)
     scale = size / 0.34
     centre = np.array([size / 2, size * 0.78])
-    # Viewer in front of the face: the head's left (+y) is on the image's right.
-    parts = sorted(HEAD_PARTS, key=lambda p: (rotation @ np.array(p.centre))[0])
+
+    def project(point):
+        return centre + scale * np.array([point @ right, -point[2]])
+
+    parts = sorted(HEAD_PARTS, key=lambda p: (rotation @ np.array(p.centre)) @ toward_viewer)
     for part in parts:
-        x, y, z = rotation @ np.array(part.centre)
-        u, v = centre + scale * np.array([y, -z])
+        middle = rotation @ np.array(part.centre)
         colour = tuple(int(255 * c) for c in part.colour)
         if part.shape == 'sphere':
+            u, v = project(middle)
             cv2.circle(canvas, (int(u), int(v)), max(1, int(scale * part.size[1] / 2)), colour,
                        -1, lineType=cv2.LINE_AA)
-        else:
-            half = rotation @ np.array([0.0, part.size[1] / 2, 0.0])
-            a = centre + scale * np.array([y - half[1], -(z - half[2])])
-            b = centre + scale * np.array([y + half[1], -(z + half[2])])
+        else:  # a thin box: a line along its longest edge
+            axis = np.zeros(3)
+            axis[int(np.argmax(part.size))] = max(part.size) / 2
+            a, b = project(middle - rotation @ axis), project(middle + rotation @ axis)
             cv2.line(canvas, tuple(a.astype(int)), tuple(b.astype(int)), colour,
-                     max(1, int(scale * part.size[2])), lineType=cv2.LINE_AA)
-    label = f'pitch {np.degrees(pitch):+5.1f}  yaw {np.degrees(yaw):+5.1f} deg'
+                     max(2, int(scale * min(part.size))), lineType=cv2.LINE_AA)
+    label = (f'pitch {np.degrees(pitch):+5.1f}  yaw {np.degrees(yaw):+5.1f} deg'
+             if view == 'front' else 'side')
     cv2.putText(canvas, label, (12, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (40, 40, 40), 2)
     return canvas
 
 
 def render_video(recorder, speaker_video: Path, path: Path, fps: float = 25.0) -> Path:
-    """Speaker video beside the listener's head, frame by frame; H.264 when ffmpeg exists."""
+    """Speaker video beside the listener's head (front and side), frame by frame; H.264 when
+    ffmpeg exists."""
     import cv2
 
     if not recorder.joints or not recorder.speaker:
@@ -94,8 +107,10 @@ def render_video(recorder, speaker_video: Path, path: Path, fps: float = 25.0) -
             break
         t = start + index / fps
         current = [np.interp(t, times, positions[:, j]) for j in range(positions.shape[1])]
-        head = draw_head(*neck_angles(recorder.joint_names, current), size=bgr.shape[0])
-        frame = np.concatenate([bgr, head[..., ::-1]], axis=1)
+        angles = neck_angles(recorder.joint_names, current)
+        front = draw_head(*angles, size=bgr.shape[0])
+        side = draw_head(*angles, size=bgr.shape[0], view='side')
+        frame = np.concatenate([bgr, front[..., ::-1], side[..., ::-1]], axis=1)
         cv2.putText(frame, 'speaker', (12, bgr.shape[0] - 16), cv2.FONT_HERSHEY_SIMPLEX, 0.7,
                     (255, 255, 255), 2)
         if writer is None:

@@ -15,10 +15,11 @@ class Part:
     colour: tuple[float, float, float]  # RGB 0..1
 
 
-SKIN, DARK, WHITE = (0.93, 0.78, 0.66), (0.12, 0.12, 0.14), (0.97, 0.97, 0.97)
+SKIN, NOSE = (0.93, 0.78, 0.66), (0.86, 0.66, 0.55)
+DARK, WHITE = (0.12, 0.12, 0.14), (0.97, 0.97, 0.97)
 HEAD_PARTS = (
     Part('head', 'sphere', (0.0, 0.0, 0.12), (0.20, 0.20, 0.20), SKIN),
-    Part('nose', 'sphere', (0.105, 0.0, 0.11), (0.03, 0.025, 0.025), SKIN),
+    Part('nose', 'sphere', (0.105, 0.0, 0.11), (0.03, 0.025, 0.025), NOSE),
     Part('left_eye', 'sphere', (0.085, 0.035, 0.145), (0.032, 0.032, 0.032), WHITE),
     Part('right_eye', 'sphere', (0.085, -0.035, 0.145), (0.032, 0.032, 0.032), WHITE),
     Part('left_pupil', 'sphere', (0.099, 0.035, 0.145), (0.014, 0.014, 0.014), DARK),

@@ -260,9 +260,9 @@ class ListenerNode(LifecycleNode):
 
     # -- generation and control ------------------------------------------------------------
     def _on_generate(self) -> None:
-        if self.origin is None:
-            return
         now = self._now()
+        if self.origin is None or self.watchdog.stale(now):
+            return  # nothing to listen to; the stream restarts when audio comes back
         ready_until = now - self.p['input_delay_s']
         speaking = self._fresh_speaking(now)
         while self.origin + (self.next_frame + 1) / MOTION_RATE <= ready_until:
