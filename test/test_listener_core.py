@@ -12,10 +12,10 @@ from lhg_ros.features.head_pose import (
 from lhg_ros.motion.listener import (
     SILENCE_LOG,
     ListenerRuntime,
-    NodDetector,
     StreamAligner,
     silence_features,
 )
+from lhg_ros.motion.nods import NodDetector
 from lhg_ros.motion.rules import RuleListener
 from lhg_ros.synthetic import speak
 

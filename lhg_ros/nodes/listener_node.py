@@ -21,7 +21,8 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from lhg_ros.features.audio import FEATURE_DIM
 from lhg_ros.features.head_pose import dof_from_camera_pose
 from lhg_ros.motion.joints import DEFAULT_JOINTS, JointMap, joints_from_lists
-from lhg_ros.motion.listener import ListenerRuntime, ModelPolicy, NodDetector, StreamAligner
+from lhg_ros.motion.listener import ListenerRuntime, ModelPolicy, StreamAligner
+from lhg_ros.motion.nods import NodDetector
 from lhg_ros.motion.rules import RuleListener
 from lhg_ros.motion.safety import MotionLimiter, Watchdog, return_omega
 from lhg_ros.nodes.common import (

@@ -1,0 +1,1 @@
+"""Objective measures of generated listener motion (ROS-free), defined once and reused."""
