@@ -82,6 +82,55 @@ def _add_model_tools(subparsers) -> None:
     parser.set_defaults(run=_command('model_tools', 'bench_main'))
 
 
+def _add_data_tools(subparsers) -> None:
+    data = subparsers.add_parser(
+        'data', help='dyadic datasets: validate, extract features, make synthetic sessions',
+        description='Datasets of dyadic conversations described by a manifest (see README).')
+    commands = data.add_subparsers(title='data commands', metavar='COMMAND', required=True)
+    parser = commands.add_parser('validate', help='name every problem of a manifest')
+    parser.add_argument('manifest')
+    parser.set_defaults(run=_command('data_tools', 'validate_main'))
+    parser = commands.add_parser(
+        'extract', help='features of every session with the nodes\' own code, cached')
+    parser.add_argument('manifest')
+    parser.add_argument('--workers', type=int, default=1, help='parallel processes')
+    parser.add_argument('--force', action='store_true', help='ignore the cache')
+    parser.set_defaults(run=_command('data_tools', 'extract_main'))
+    parser = commands.add_parser(
+        'synth', help='small synthetic sessions from real parts (espeak-ng, a photograph)')
+    parser.add_argument('output', help='folder for the sessions and manifest.yaml')
+    parser.add_argument('--sessions', type=int, default=3)
+    parser.add_argument('--turns', type=int, default=4, help='turns per session')
+    parser.add_argument('--held-out', type=int, default=1, help='sessions kept for eval')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.set_defaults(run=_command('data_tools', 'synth_main'))
+
+    for name, help_text in (('train', 'train the listener model (the paper\'s recipe)'),
+                            ('finetune', 'fine-tune a pre-trained model to one listener')):
+        parser = subparsers.add_parser(
+            name, help=help_text,
+            description=f'{help_text[0].upper()}{help_text[1:]}: AdamW lr 5e-6, weight decay '
+                        '1e-2, cosine annealing, Huber loss, batch 32, 100 epochs, 1 s warm-up'
+                        ' without loss, 3-frame targets, teacher forcing; every value can be '
+                        'overridden by --config (YAML/JSON) and the options below.')
+        parser.add_argument('--data', required=True, help='dataset manifest')
+        parser.add_argument('--out', required=True, help='folder for checkpoints and logs')
+        parser.add_argument('--config', help='training config file (YAML or JSON)')
+        parser.add_argument('--preset', help='model preset (default small)')
+        parser.add_argument('--epochs', type=int)
+        parser.add_argument('--batch-size', type=int)
+        parser.add_argument('--lr', type=float, help='learning rate')
+        parser.add_argument('--device', help='cpu or cuda')
+        parser.add_argument('--workers', type=int, help='feature extraction processes')
+        parser.add_argument('--resume', action='store_true',
+                            help='continue from --out/trainer_state.pt')
+        if name == 'finetune':
+            parser.add_argument('--checkpoint', required=True, help='pre-trained checkpoint')
+            parser.add_argument('--listener', required=True,
+                                help="the person (manifest 'person') to adapt to")
+        parser.set_defaults(run=_command('data_tools', f'{name}_main'))
+
+
 def _add_demo(subparsers) -> None:
     parser = subparsers.add_parser(
         'demo', help='the whole system end to end on generated speech and video',
@@ -107,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_audio_features(subparsers)
     _add_head_pose(subparsers)
     _add_model_tools(subparsers)
+    _add_data_tools(subparsers)
     _add_demo(subparsers)
     return parser
 

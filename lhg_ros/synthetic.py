@@ -5,6 +5,7 @@ Only in-plane motion (roll and shifts) can be made from one photograph; that is 
 a set-up end to end and to know the true answer.
 """
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -13,15 +14,25 @@ CANVAS = (480, 640)  # height, width
 FACE_CENTRE_IN_PHOTO = (225, 120)  # (x, y) pixels of the face in the photograph
 
 
+@functools.lru_cache(maxsize=1)
+def _photo() -> np.ndarray:
+    from skimage import data
+
+    photo = data.astronaut()[:CANVAS[0]]  # 480 x 512
+    photo.setflags(write=False)
+    return photo
+
+
 def face_frame(roll_deg: float = 0.0, dx: int = 0, dy: int = 0) -> np.ndarray:
     """A 640x480 RGB frame of the face, turned counter-clockwise (as seen) by ``roll_deg``
     about the face and shifted by (dx, dy) pixels."""
-    from skimage import data, transform
+    import cv2
 
-    photo = data.astronaut()[:CANVAS[0]]  # 480 x 512
+    photo = _photo()
     if roll_deg:
-        photo = transform.rotate(photo, roll_deg, center=FACE_CENTRE_IN_PHOTO, mode='edge',
-                                 preserve_range=True).astype(np.uint8)
+        turn = cv2.getRotationMatrix2D(FACE_CENTRE_IN_PHOTO, roll_deg, 1.0)  # CCW as seen
+        photo = cv2.warpAffine(photo, turn, (photo.shape[1], photo.shape[0]),
+                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     canvas = np.full((*CANVAS, 3), 128, dtype=np.uint8)
     canvas[:, 64:64 + photo.shape[1]] = photo
     return np.roll(canvas, (dy, dx), axis=(0, 1))

@@ -115,3 +115,16 @@ def face_video(tmp_path_factory):
     shifts = np.round(40.0 * np.sin(2 * np.pi * 0.25 * t)).astype(int)
     path = write_face_video(tmp_path_factory.mktemp('video') / 'speaker.mp4', rolls, shifts)
     return path, rolls, shifts
+
+
+@pytest.fixture(scope='session')
+def synthetic(tmp_path_factory):
+    """Two synthetic dyadic sessions (real speech, a real face), extracted."""
+    from lhg_ros.data.extract import extract_dataset
+    from lhg_ros.data.manifest import load_manifest
+    from lhg_ros.data.synthetic import make_dataset
+
+    root = tmp_path_factory.mktemp('dataset')
+    dataset = load_manifest(make_dataset(root, sessions=2, turns=2))
+    extract_dataset(dataset, workers=2, progress=False)
+    return dataset

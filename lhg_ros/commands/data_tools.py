@@ -1,0 +1,96 @@
+"""``lhg-ros data ...``, ``lhg-ros train`` and ``lhg-ros finetune``."""
+
+import time
+from pathlib import Path
+
+from lhg_ros.console import format_table
+
+
+def _load(manifest: str):
+    from lhg_ros.data.manifest import ManifestError, load_manifest, validate
+
+    try:
+        dataset = load_manifest(manifest)
+    except ManifestError as exc:
+        print(f'lhg-ros: {exc}')
+        return None, [str(exc)]
+    return dataset, validate(dataset)
+
+
+def validate_main(args) -> int:
+    dataset, problems = _load(args.manifest)
+    if dataset is None:
+        return 1
+    for problem in problems:
+        print(f'  - {problem}')
+    print(f'{args.manifest}: {len(dataset.sessions)} sessions, '
+          + (f'{len(problems)} problem(s)' if problems else 'no problems'))
+    return 1 if problems else 0
+
+
+def extract_main(args) -> int:
+    from lhg_ros.data.extract import extract_dataset, summary
+
+    dataset, problems = _load(args.manifest)
+    if dataset is None or problems:
+        for problem in problems:
+            print(f'  - {problem}')
+        print('fix the manifest first (lhg-ros data validate)')
+        return 1
+    started = time.perf_counter()
+    counts = extract_dataset(dataset, workers=args.workers, force=args.force)
+    rows = [('extracted now', f"{counts['done']} track(s) in "
+                              f'{time.perf_counter() - started:.1f} s'),
+            ('already cached', f"{counts['cached']} track(s)"), *summary(dataset)]
+    print(format_table(['', 'value'], rows))
+    return 0
+
+
+def synth_main(args) -> int:
+    from tqdm import tqdm
+
+    from lhg_ros.data.synthetic import make_dataset
+
+    with tqdm(total=args.sessions, desc='sessions') as bar:
+        path = make_dataset(args.output, sessions=args.sessions, turns=args.turns,
+                            seed=args.seed, held_out=args.held_out,
+                            progress=lambda n: bar.update(1))
+    print(f'wrote {path}')
+    return 0
+
+
+def _train(args, init_checkpoint=None, listener='') -> int:
+    from lhg_ros.model.checkpoint import CheckpointError
+    from lhg_ros.training.config import TrainConfig
+    from lhg_ros.training.trainer import train
+
+    dataset, problems = _load(args.data)
+    if dataset is None or problems:
+        for problem in problems:
+            print(f'  - {problem}')
+        return 1
+    overrides = {k: v for k, v in (('epochs', args.epochs), ('batch_size', args.batch_size),
+                                   ('learning_rate', args.lr), ('preset', args.preset),
+                                   ('device', args.device), ('workers', args.workers))
+                 if v is not None}
+    if listener:
+        overrides['listener'] = listener
+    try:
+        config = (TrainConfig.from_file(args.config, **overrides) if args.config
+                  else TrainConfig.from_dict(overrides))
+        path = train(dataset, args.out, config, resume=args.resume,
+                     init_checkpoint=init_checkpoint)
+    except (ValueError, CheckpointError) as exc:
+        print(f'lhg-ros: {exc}')
+        return 1
+    print(f'checkpoint: {path}\nlog: {Path(args.out) / "log.csv"}\n'
+          f'loss curve: {Path(args.out) / "loss.png"}')
+    return 0
+
+
+def train_main(args) -> int:
+    return _train(args)
+
+
+def finetune_main(args) -> int:
+    return _train(args, init_checkpoint=args.checkpoint, listener=args.listener)

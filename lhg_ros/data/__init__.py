@@ -1,0 +1,2 @@
+"""Dyadic conversation datasets (ROS-free): manifest, validation, feature extraction,
+listener segments."""

@@ -1,0 +1,1 @@
+"""Training and listener-specific fine-tuning of the LSTM-Transformer (ROS-free)."""

@@ -1,0 +1,51 @@
+"""Training configuration: the paper's recipe as defaults, overridable from a YAML/JSON file
+and the command line."""
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    preset: str = 'small'  # model preset (lhg_ros.model.config.PRESETS)
+    model: dict = field(default_factory=dict)  # overrides of the preset's fields
+    learning_rate: float = 5e-6  # AdamW, paper
+    weight_decay: float = 1e-2  # paper
+    epochs: int = 100  # paper
+    batch_size: int = 32  # paper
+    huber_delta: float = 1.0  # Huber loss on normalised poses
+    warmup_s: float = 1.0  # first second of a segment: no loss (paper)
+    min_segment_s: float = 6.0  # paper: 6-11 s listener segments
+    max_segment_s: float = 11.0
+    valid_fraction: float = 0.1  # sessions, not segments (paper: train/valid 9:1)
+    grad_clip: float = 1.0
+    seed: int = 0
+    device: str = 'cpu'
+    workers: int = 1  # feature extraction processes
+    listener: str = ''  # train only on segments where this person listens (fine-tuning)
+
+    @classmethod
+    def from_file(cls, path: str | Path, **overrides) -> 'TrainConfig':
+        path = Path(path)
+        text = path.read_text()
+        if path.suffix in ('.yaml', '.yml'):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            data = json.loads(text)
+        return cls.from_dict({**data, **overrides})
+
+    @classmethod
+    def from_dict(cls, data: dict) -> 'TrainConfig':
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f'unknown training config keys: {", ".join(unknown)}; known: '
+                             + ', '.join(sorted(known)))
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
