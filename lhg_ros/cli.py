@@ -131,6 +131,41 @@ def _add_data_tools(subparsers) -> None:
         parser.set_defaults(run=_command('data_tools', f'{name}_main'))
 
 
+def _add_eval(subparsers) -> None:
+    parser = subparsers.add_parser(
+        'eval', help='score a model, the rules and baselines on held-out sessions',
+        description='Generate listener motion on the held-out sessions (warm-up with the real '
+                    'listener for 1 s) with the model, the rule policy, a still head and a '
+                    'head that copies the speaker, and report pose L1, speed, FD, diversity, '
+                    'rPCC, nod F1 and the speaker-listener cross-correlation (JSON, Markdown, '
+                    'PNG).')
+    parser.add_argument('--data', required=True, help='dataset manifest (with held_out)')
+    parser.add_argument('--checkpoint', help='the model to score (omit: rules and baselines)')
+    parser.add_argument('--backend', default='onnxruntime',
+                        choices=['onnxruntime', 'torch', 'tensorrt'])
+    parser.add_argument('--tolerance', type=float, default=0.16,
+                        help='nod timing tolerance in seconds (default 0.16)')
+    parser.add_argument('--out', default='out/eval', help='folder for the report')
+    parser.set_defaults(run=_command('data_tools', 'eval_main'))
+
+
+def _add_generate(subparsers) -> None:
+    parser = subparsers.add_parser(
+        'generate', help='listener motion for a speaker recording: CSV, NPZ and an MP4',
+        description='Compute the speaker features of an audio file and a video with the nodes\' '
+                    'code, run the rule policy or a model through the listener runtime, and '
+                    'write the listener poses and joint commands (CSV, NPZ) and a video of '
+                    'the speaker beside the listener head with the waveform.')
+    parser.add_argument('--audio', required=True, help="the speaker's audio")
+    parser.add_argument('--video', required=True, help="the speaker's frontal video")
+    parser.add_argument('--checkpoint', help='a model checkpoint; without it, the rule policy')
+    parser.add_argument('--backend', default='onnxruntime',
+                        choices=['onnxruntime', 'torch', 'tensorrt'])
+    parser.add_argument('--out', default='out/generate', help='output folder')
+    parser.add_argument('--no-video', action='store_true', help='skip the MP4')
+    parser.set_defaults(run=_command('generate'))
+
+
 def _add_demo(subparsers) -> None:
     parser = subparsers.add_parser(
         'demo', help='the whole system end to end on generated speech and video',
@@ -157,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_head_pose(subparsers)
     _add_model_tools(subparsers)
     _add_data_tools(subparsers)
+    _add_eval(subparsers)
+    _add_generate(subparsers)
     _add_demo(subparsers)
     return parser
 

@@ -94,3 +94,22 @@ def train_main(args) -> int:
 
 def finetune_main(args) -> int:
     return _train(args, init_checkpoint=args.checkpoint, listener=args.listener)
+
+
+def eval_main(args) -> int:
+    from lhg_ros.evaluation.report import evaluate, write_report
+    from lhg_ros.model.checkpoint import CheckpointError
+
+    dataset, problems = _load(args.data)
+    if dataset is None or problems:
+        for problem in problems:
+            print(f'  - {problem}')
+        return 1
+    try:
+        report = evaluate(dataset, args.checkpoint, args.backend, args.tolerance)
+    except (ValueError, CheckpointError) as exc:
+        print(f'lhg-ros eval: {exc}')
+        return 1
+    files = write_report(report, Path(args.out))
+    print('\nwrote ' + ', '.join(str(f) for f in files))
+    return 0

@@ -1,0 +1,115 @@
+"""``lhg-ros generate``: listener motion for a speaker recording (audio + video), as CSV and NPZ,
+and an MP4 of the speaker beside the listener's head with the speech waveform."""
+
+from pathlib import Path
+
+import numpy as np
+
+from lhg_ros.console import format_table, quiet_stderr
+from lhg_ros.features.motion import DOF_NAMES
+
+
+def write_video(speaker_video: Path, samples: np.ndarray, sample_rate: int, joints,
+                names, path: Path, fps: float = 25.0) -> Path:
+    """Speaker video | listener head (front, side) over a scrolling waveform strip."""
+    import shutil
+    import subprocess
+
+    import cv2
+
+    from lhg_ros.commands.demo_output import draw_head
+    from lhg_ros.motion.avatar import neck_angles
+
+    capture = cv2.VideoCapture(str(speaker_video))
+    raw = path.with_suffix('.mp4v.mp4')
+    writer, index = None, 0
+    while index < len(joints):
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        height = bgr.shape[0]
+        angles = neck_angles(names, joints[index])
+        heads = np.concatenate([draw_head(*angles, size=height)[..., ::-1],
+                                draw_head(*angles, size=height, view='side')[..., ::-1]],
+                               axis=1)
+        top = np.concatenate([bgr, heads], axis=1)
+        strip = np.full((90, top.shape[1], 3), 255, np.uint8)
+        window = int(4 * sample_rate)  # 4 s of waveform, the present in the middle
+        centre = int(index / fps * sample_rate)
+        part = np.zeros(window)
+        lo, hi = max(0, centre - window // 2), min(len(samples), centre + window // 2)
+        part[lo - (centre - window // 2):hi - (centre - window // 2)] = samples[lo:hi]
+        columns = [chunk.max() for chunk in np.array_split(np.abs(part), top.shape[1])]
+        for x, level in enumerate(columns):
+            half = int(min(level, 1.0) * 40)
+            cv2.line(strip, (x, 45 - half), (x, 45 + half), (160, 90, 40), 1)
+        cv2.line(strip, (top.shape[1] // 2, 0), (top.shape[1] // 2, 89), (0, 0, 200), 1)
+        frame = np.concatenate([top, strip], axis=0)
+        if writer is None:
+            writer = cv2.VideoWriter(str(raw), cv2.VideoWriter_fourcc(*'mp4v'), fps,
+                                     (frame.shape[1], frame.shape[0]))
+        writer.write(frame)
+        index += 1
+    capture.release()
+    if writer is not None:
+        writer.release()
+    if shutil.which('ffmpeg'):
+        subprocess.run(['ffmpeg', '-y', '-loglevel', 'error', '-i', str(raw), '-c:v', 'libx264',
+                        '-pix_fmt', 'yuv420p', str(path)], check=True)
+        raw.unlink()
+    else:
+        raw.replace(path)
+    return path
+
+
+def main(args) -> int:
+    import soundfile as sf
+
+    from lhg_ros.data.extract import resample_poses
+    from lhg_ros.evaluation.offline import make_policy, run_policy
+    from lhg_ros.features.audio_frontend import extract_audio_file
+    from lhg_ros.features.speaker_head import extract_video_file
+    from lhg_ros.filters import OneEuroFilter
+    from lhg_ros.motion.joints import JointMap
+    from lhg_ros.motion.safety import MotionLimiter
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        audio = extract_audio_file(args.audio)
+        with quiet_stderr():
+            track = extract_video_file(args.video, smoothing=OneEuroFilter(1.5, 0.3))
+        policy = make_policy(args.checkpoint, args.backend)
+    except Exception as exc:  # noqa: BLE001 - one clear line for the user
+        print(f'lhg-ros generate: {exc}')
+        return 1
+    speaker, detected = resample_poses(track.times - track.times[0], track.poses,
+                                       audio.duration_s)
+    if not detected.any():
+        print(f'lhg-ros generate: no face found in {args.video}')
+        return 1
+    relative = run_policy(policy, audio.frames, speaker)
+    joints = JointMap()
+    limiter = MotionLimiter(joints.lower, joints.upper, joints.max_velocity,
+                            joints.max_acceleration, 1 / 25.0, start=joints.neutral,
+                            omega=2 * np.pi * 3.0)
+    commands = np.array([limiter.update(joints.targets(pose)) for pose in relative])
+    times = np.arange(len(relative)) / 25.0
+    np.savez_compressed(out / 'listener.npz', times=times, poses=relative, joints=commands,
+                        joint_names=np.array(joints.names), dof=np.array(DOF_NAMES))
+    header = 'time,' + ','.join(f'{d}' for d in DOF_NAMES) + ',' + ','.join(joints.names)
+    np.savetxt(out / 'listener.csv', np.column_stack([times, relative, commands]),
+               delimiter=',', header=header, comments='', fmt='%.6f')
+    rows = [('policy', 'model ' + str(args.checkpoint) if args.checkpoint else 'rules'),
+            ('frames', f'{len(relative)} at 25 Hz ({len(relative) / 25:.1f} s)'),
+            ('face found', f'{100 * detected.mean():.0f}% of frames'),
+            ('pitch range', f'{np.degrees(relative[:, 0].min()):+.1f} .. '
+                            f'{np.degrees(relative[:, 0].max()):+.1f} deg'),
+            ('outputs', f'{out}/listener.csv, listener.npz')]
+    if not args.no_video:
+        samples, rate = sf.read(str(args.audio), dtype='float32', always_2d=True)
+        video = write_video(Path(args.video), samples.mean(axis=1), rate, commands,
+                            joints.names, out / 'listener.mp4')
+        rows.append(('video', str(video)))
+    print(format_table(['', 'value'], rows))
+    return 0

@@ -1,0 +1,81 @@
+"""lhg-ros eval and lhg-ros generate, as a user runs them."""
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import BIN
+from lhg_ros.evaluation.report import evaluate, write_report
+from lhg_ros.model.checkpoint import random_checkpoint
+from lhg_ros.model.config import preset
+
+
+@pytest.fixture(scope='module')
+def report(synthetic, tmp_path_factory):
+    checkpoint = random_checkpoint(tmp_path_factory.mktemp('ck') / 'model', preset('tiny'))
+    return evaluate(synthetic, checkpoint)
+
+
+def test_eval_scores_every_system_and_the_reference_scores_perfectly(report):
+    systems = report['systems']
+    assert set(systems) == {'reference', 'still head', 'copy the speaker', 'rules', 'model'}
+    reference = systems['reference']
+    assert reference['l1_pitch_deg'] == 0 and reference['fd'] == pytest.approx(0, abs=1e-6)
+    assert reference['nod_f1'] == 1.0 and reference['rpcc'] == 0
+    still = systems['still head']
+    assert still['speed_mean'] == 0 and still['diversity_deg'] == pytest.approx(0, abs=1e-9)
+    assert systems['rules']['nods_per_min'] > 0
+
+
+def test_a_speaker_copy_shows_the_mirroring_peak_at_lag_zero(report):
+    curves = report['cross_correlation']
+    zero = curves['lags_s'].index(0.0)
+    assert curves['copy the speaker'][zero] > 0.9
+    assert abs(curves['reference'][zero]) < 0.5
+
+
+def test_the_report_files_are_written(report, tmp_path):
+    files = write_report(report, tmp_path)
+    assert all(f.is_file() for f in files)
+    assert json.loads((tmp_path / 'report.json').read_text())['segments'] == report['segments']
+    assert '| rules |' in (tmp_path / 'report.md').read_text()
+
+
+def test_generate_writes_motion_and_a_video(tmp_path):
+    from lhg_ros.synthetic import speak, speaker_motion, write_face_video
+
+    audio = speak(['I went to the market this morning to buy some bread.',
+                   'The baker told me a long story about his holidays.'], tmp_path / 's.wav')
+    _, rolls, shifts = speaker_motion(8.0)
+    video = write_face_video(tmp_path / 's.mp4', rolls, shifts)
+    result = subprocess.run([str(BIN / 'lhg-ros'), 'generate', '--audio', str(audio),
+                             '--video', str(video), '--out', str(tmp_path / 'out')],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = np.load(tmp_path / 'out' / 'listener.npz')
+    assert data['poses'].shape[1] == 6 and len(data['poses']) > 100
+    assert np.degrees(data['poses'][:, 0].max()) > 4, 'the rules nodded after a sentence'
+    assert (tmp_path / 'out' / 'listener.mp4').stat().st_size > 10_000
+    rows = np.loadtxt(tmp_path / 'out' / 'listener.csv', delimiter=',', skiprows=1)
+    assert rows.shape[1] == 10
+
+
+def test_generate_without_a_face_says_so(tmp_path):
+    import cv2
+
+    from lhg_ros.synthetic import speak
+
+    audio = speak(['Hello there.'], tmp_path / 's.wav')
+    writer = cv2.VideoWriter(str(tmp_path / 'blank.mp4'), cv2.VideoWriter_fourcc(*'mp4v'), 25,
+                             (320, 240))
+    for _ in range(50):
+        writer.write(np.zeros((240, 320, 3), np.uint8))
+    writer.release()
+    result = subprocess.run([str(BIN / 'lhg-ros'), 'generate', '--audio', str(audio),
+                             '--video', str(tmp_path / 'blank.mp4'), '--no-video',
+                             '--out', str(tmp_path / 'out')], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 1
+    assert 'no face found' in result.stdout
