@@ -69,3 +69,20 @@ def test_unknown_training_config_keys_are_named(tmp_path):
     (tmp_path / 'c.yaml').write_text('epochs: 3\nlearning_rat: 0.1\n')
     with pytest.raises(ValueError, match='unknown training config keys: learning_rat'):
         TrainConfig.from_file(tmp_path / 'c.yaml')
+
+
+def test_the_same_command_trains_on_two_processes_with_torchrun(synthetic, tmp_path):
+    """DistributedDataParallel on the CPU (gloo); rank 0 alone writes and reports."""
+    import subprocess
+
+    from conftest import BIN
+
+    result = subprocess.run(
+        [str(BIN / 'torchrun'), '--nproc_per_node=2', str(BIN / 'lhg-ros'), 'train', '--data',
+         str(synthetic.root / 'manifest.yaml'), '--out', str(tmp_path), '--preset', 'tiny',
+         '--epochs', '2', '--batch-size', '2', '--lr', '1e-3'],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert [r['epoch'] for r in read_log(tmp_path)] == ['1', '2']
+    assert result.stdout.count('checkpoint:') == 1
+    assert (tmp_path / 'last.safetensors').is_file()

@@ -1,5 +1,6 @@
 """``lhg-ros data ...``, ``lhg-ros train`` and ``lhg-ros finetune``."""
 
+import os
 import time
 from pathlib import Path
 
@@ -83,8 +84,9 @@ def _train(args, init_checkpoint=None, listener='') -> int:
     except (ValueError, CheckpointError) as exc:
         print(f'lhg-ros: {exc}')
         return 1
-    print(f'checkpoint: {path}\nlog: {Path(args.out) / "log.csv"}\n'
-          f'loss curve: {Path(args.out) / "loss.png"}')
+    if os.environ.get('RANK', '0') == '0':  # under torchrun, one report
+        print(f'checkpoint: {path}\nlog: {Path(args.out) / "log.csv"}\n'
+              f'loss curve: {Path(args.out) / "loss.png"}')
     return 0
 
 
