@@ -1,13 +1,11 @@
 """The demo's picture and video: what the speaker did and how the listener answered."""
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 
 from lhg_ros.motion.avatar import HEAD_PARTS, head_rotation, neck_angles
-from lhg_ros.plotting import pyplot
+from lhg_ros.plotting import Mp4Writer, pyplot
 
 
 def plot_session(recorder, path: Path) -> None:
@@ -87,9 +85,15 @@ def draw_head(yaw: float, pitch: float, roll: float, size: int = 480,
     return canvas
 
 
+def heads_panel(yaw: float, pitch: float, roll: float, height: int) -> np.ndarray:
+    """The listener's head from the front and from the side, side by side, as BGR."""
+    front = draw_head(yaw, pitch, roll, size=height)
+    side = draw_head(yaw, pitch, roll, size=height, view='side')
+    return np.concatenate([front, side], axis=1)[..., ::-1]
+
+
 def render_video(recorder, speaker_video: Path, path: Path, fps: float = 25.0) -> Path:
-    """Speaker video beside the listener's head (front and side), frame by frame; H.264 when
-    ffmpeg exists."""
+    """Speaker video beside the listener's head (front and side), frame by frame."""
     import cv2
 
     if not recorder.joints or not recorder.speaker:
@@ -98,8 +102,7 @@ def render_video(recorder, speaker_video: Path, path: Path, fps: float = 25.0) -
     positions = np.array([p for _, p in recorder.joints])
     start = recorder.speaker[0][0]
     capture = cv2.VideoCapture(str(speaker_video))
-    raw = path.with_suffix('.mp4v.mp4')
-    writer = None
+    writer = Mp4Writer(path, fps)
     index = 0
     while True:
         ok, bgr = capture.read()
@@ -107,24 +110,11 @@ def render_video(recorder, speaker_video: Path, path: Path, fps: float = 25.0) -
             break
         t = start + index / fps
         current = [np.interp(t, times, positions[:, j]) for j in range(positions.shape[1])]
-        angles = neck_angles(recorder.joint_names, current)
-        front = draw_head(*angles, size=bgr.shape[0])
-        side = draw_head(*angles, size=bgr.shape[0], view='side')
-        frame = np.concatenate([bgr, front[..., ::-1], side[..., ::-1]], axis=1)
+        frame = np.concatenate([bgr, heads_panel(*neck_angles(recorder.joint_names, current),
+                                                 bgr.shape[0])], axis=1)
         cv2.putText(frame, 'speaker', (12, bgr.shape[0] - 16), cv2.FONT_HERSHEY_SIMPLEX, 0.7,
                     (255, 255, 255), 2)
-        if writer is None:
-            writer = cv2.VideoWriter(str(raw), cv2.VideoWriter_fourcc(*'mp4v'), fps,
-                                     (frame.shape[1], frame.shape[0]))
         writer.write(frame)
         index += 1
     capture.release()
-    if writer is not None:
-        writer.release()
-    if shutil.which('ffmpeg'):
-        subprocess.run(['ffmpeg', '-y', '-loglevel', 'error', '-i', str(raw), '-c:v',
-                        'libx264', '-pix_fmt', 'yuv420p', str(path)], check=True)
-        raw.unlink()
-        return path
-    raw.replace(path)
-    return path
+    return writer.close()

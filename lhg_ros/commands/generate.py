@@ -12,54 +12,32 @@ from lhg_ros.features.motion import DOF_NAMES
 def write_video(speaker_video: Path, samples: np.ndarray, sample_rate: int, joints,
                 names, path: Path, fps: float = 25.0) -> Path:
     """Speaker video | listener head (front, side) over a scrolling waveform strip."""
-    import shutil
-    import subprocess
-
     import cv2
 
-    from lhg_ros.commands.demo_output import draw_head
+    from lhg_ros.commands.demo_output import heads_panel
     from lhg_ros.motion.avatar import neck_angles
+    from lhg_ros.plotting import Mp4Writer
 
     capture = cv2.VideoCapture(str(speaker_video))
-    raw = path.with_suffix('.mp4v.mp4')
-    writer, index = None, 0
-    while index < len(joints):
+    writer = Mp4Writer(path, fps)
+    window = int(4 * sample_rate)  # 4 s of waveform, the present in the middle
+    padded = np.concatenate([np.zeros(window // 2), samples, np.zeros(window // 2)])
+    for index in range(len(joints)):
         ok, bgr = capture.read()
         if not ok:
             break
-        height = bgr.shape[0]
-        angles = neck_angles(names, joints[index])
-        heads = np.concatenate([draw_head(*angles, size=height)[..., ::-1],
-                                draw_head(*angles, size=height, view='side')[..., ::-1]],
-                               axis=1)
-        top = np.concatenate([bgr, heads], axis=1)
+        top = np.concatenate([bgr, heads_panel(*neck_angles(names, joints[index]),
+                                               bgr.shape[0])], axis=1)
         strip = np.full((90, top.shape[1], 3), 255, np.uint8)
-        window = int(4 * sample_rate)  # 4 s of waveform, the present in the middle
         centre = int(index / fps * sample_rate)
-        part = np.zeros(window)
-        lo, hi = max(0, centre - window // 2), min(len(samples), centre + window // 2)
-        part[lo - (centre - window // 2):hi - (centre - window // 2)] = samples[lo:hi]
-        columns = [chunk.max() for chunk in np.array_split(np.abs(part), top.shape[1])]
-        for x, level in enumerate(columns):
-            half = int(min(level, 1.0) * 40)
+        part = np.abs(padded[centre:centre + window])
+        for x, chunk in enumerate(np.array_split(part, top.shape[1])):
+            half = int(min(chunk.max(initial=0.0), 1.0) * 40)
             cv2.line(strip, (x, 45 - half), (x, 45 + half), (160, 90, 40), 1)
         cv2.line(strip, (top.shape[1] // 2, 0), (top.shape[1] // 2, 89), (0, 0, 200), 1)
-        frame = np.concatenate([top, strip], axis=0)
-        if writer is None:
-            writer = cv2.VideoWriter(str(raw), cv2.VideoWriter_fourcc(*'mp4v'), fps,
-                                     (frame.shape[1], frame.shape[0]))
-        writer.write(frame)
-        index += 1
+        writer.write(np.concatenate([top, strip], axis=0))
     capture.release()
-    if writer is not None:
-        writer.release()
-    if shutil.which('ffmpeg'):
-        subprocess.run(['ffmpeg', '-y', '-loglevel', 'error', '-i', str(raw), '-c:v', 'libx264',
-                        '-pix_fmt', 'yuv420p', str(path)], check=True)
-        raw.unlink()
-    else:
-        raw.replace(path)
-    return path
+    return writer.close()
 
 
 def main(args) -> int:
