@@ -32,7 +32,7 @@ if [ ${#missing_debian[@]} -gt 0 ]; then
     "${missing_debian[@]}" >/dev/null
 fi
 
-# The ros-* wheels and mediapipe 0.10.21 are built for CPython 3.10-3.12.
+# Python 3.11 first: the version the ros-* wheels and mediapipe 0.10.21 are tested with here.
 if [ ! -x "$VENV/bin/python" ]; then
   PYTHON=${PYTHON:-}
   if [ -z "$PYTHON" ]; then
