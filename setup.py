@@ -70,7 +70,11 @@ setup(
     maintainer_email='lhg-ros@users.noreply.github.com',
     python_requires='>=3.10',
     packages=find_packages(include=[PACKAGE_NAME, f'{PACKAGE_NAME}.*']),
-    package_data={f'{PACKAGE_NAME}.features': ['face_reference.npz']},
+    package_data={f'{PACKAGE_NAME}.features': ['face_reference.npz'],
+                  # The shipped starter model: weights, sidecar, ONNX step model, card, recipe.
+                  f'{PACKAGE_NAME}.models': ['starter/*.safetensors', 'starter/*.json',
+                                             'starter/*.onnx', 'starter/*.md',
+                                             'starter/*.yaml']},
     data_files=[
         ('share/ament_index/resource_index/packages', [f'resource/{PACKAGE_NAME}']),
         (f'share/{PACKAGE_NAME}', ['package.xml', 'requirements.txt']),

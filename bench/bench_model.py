@@ -1,5 +1,6 @@
-"""Per-step latency of the listener model: each preset on each backend available here, beside
-the real-time budget (one step per 3 motion frames = 120 ms at 25 Hz).
+"""Per-step latency of the listener model: the shipped starter model, each preset on each
+backend available here, and the rule policy, beside the real-time budget (one step per 3
+motion frames = 120 ms at 25 Hz).
 
     .venv/bin/python bench/bench_model.py [--steps 100] [--no-paper]
 
@@ -33,13 +34,22 @@ def main() -> None:
     def log(message):
         print(message, file=sys.stderr)
 
-    rows = bench_rows(['small', 'base'], backends, args.steps, log=log)
+    from lhg_ros.commands.model_tools import rule_policy_row
+    from lhg_ros.models import starter_checkpoint
+
+    rows = bench_rows([], backends, args.steps, starter_checkpoint(), log=log,
+                      name='shipped starter (compact)')
+    rows.append(rule_policy_row(args.steps))
+    rows += bench_rows(['small', 'base'], backends, args.steps, log=log)
     if not args.no_paper:
         rows += bench_rows(['paper'], ['torch'], max(3, args.steps // 20), log=log)
     print(format_table(BENCH_HEADERS, rows))
     small = {r[2]: float(r[3]) for r in rows if r[0] == 'small' and r[3] != 'n/a'}
     ort, eager = small.get('onnxruntime'), small.get('torch')
-    print(f'\nGoals: small on ONNX Runtime <= 2 ms/step -> {ort:.2f} ms '
+    shipped = {r[2]: float(r[3]) for r in rows if r[0].startswith('shipped') and r[3] != 'n/a'}
+    print(f"\nshipped starter model: {shipped.get('onnxruntime', float('nan')):.2f} ms/step on "
+          f"ONNX Runtime, {shipped.get('torch', float('nan')):.2f} ms on eager torch")
+    print(f'Goals: small on ONNX Runtime <= 2 ms/step -> {ort:.2f} ms '
           f'({"met" if ort <= 2 else "NOT met"}); ONNX Runtime >= 2x eager torch -> '
           f'{eager / ort:.1f}x ({"met" if eager / ort >= 2 else "NOT met"})')
 

@@ -24,11 +24,12 @@ ARGUMENTS = [
     ('video_source', 'camera', 'where the speaker video comes from',
      ['camera', 'file', 'topic']),
     ('video_file', '', 'video file for video_source:=file', None),
-    ('policy', 'rules', 'rules: the rule-based baseline; model: a trained checkpoint',
-     ['rules', 'model']),
-    ('backend', 'onnxruntime', 'inference backend for policy:=model',
-     ['onnxruntime', 'torch', 'tensorrt']),
-    ('checkpoint', '', 'model checkpoint (.safetensors) for policy:=model', None),
+    ('policy', 'model', 'model: the learned listener; rules: the rule-based baseline',
+     ['model', 'rules']),
+    ('backend', 'auto', 'inference backend for policy:=model (auto: TensorRT with a GPU, '
+     'else ONNX Runtime, else PyTorch)', ['auto', 'onnxruntime', 'torch', 'tensorrt']),
+    ('checkpoint', '', 'model checkpoint (.safetensors) for policy:=model; empty: the '
+     'shipped model', None),
     ('params_file', '', 'a YAML file whose parameters override the defaults in config/', None),
     ('namespace', '', 'namespace for all nodes and topics', None),
     ('use_rviz', 'true', 'start RViz (with output:=rviz)', ['true', 'false']),

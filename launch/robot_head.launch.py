@@ -31,8 +31,8 @@ def _include(context):
 
 
 def generate_launch_description():
-    defaults = {'audio_source': 'microphone', 'video_source': 'camera', 'policy': 'rules',
-                'backend': 'onnxruntime'}
+    defaults = {'audio_source': 'microphone', 'video_source': 'camera', 'policy': 'model',
+                'backend': 'auto'}
     declared = [DeclareLaunchArgument('controller', default_value='head_controller',
                                       description='name of the forward_command_controller')]
     declared += [DeclareLaunchArgument(name, default_value=defaults.get(name, ''),

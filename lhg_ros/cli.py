@@ -105,6 +105,20 @@ def _add_data_tools(subparsers) -> None:
     parser.add_argument('--seed', type=int, default=0)
     parser.set_defaults(run=_command('data_tools', 'synth_main'))
 
+    parser = commands.add_parser(
+        'corpus', help='the starter corpus: generated speakers and a stochastic listener',
+        description='Sessions of generated speech (several espeak-ng voices, rates, pitches, '
+                    'pauses, room noise) with speaker head motion, and a listener whose nods, '
+                    'sway and posture shifts follow published listening statistics (see '
+                    'lhg_ros.data.corpus). The shipped model is trained on it.')
+    parser.add_argument('output', help='folder for the sessions and manifest.yaml')
+    parser.add_argument('--sessions', type=int, default=60)
+    parser.add_argument('--held-out', type=int, default=4, help='sessions kept for eval')
+    parser.add_argument('--min-minutes', type=float, default=1.0)
+    parser.add_argument('--max-minutes', type=float, default=2.0)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.set_defaults(run=_command('data_tools', 'corpus_main'))
+
     for name, help_text in (('train', 'train the listener model (the paper\'s recipe)'),
                             ('finetune', 'fine-tune a pre-trained model to one listener')):
         parser = subparsers.add_parser(
@@ -133,18 +147,26 @@ def _add_data_tools(subparsers) -> None:
 
 def _add_eval(subparsers) -> None:
     parser = subparsers.add_parser(
-        'eval', help='score a model, the rules and baselines on held-out sessions',
-        description='Generate listener motion on the held-out sessions (warm-up with the real '
-                    'listener for 1 s) with the model, the rule policy, a still head and a '
-                    'head that copies the speaker, and report pose L1, speed, FD, diversity, '
-                    'rPCC, nod F1 and the speaker-listener cross-correlation (JSON, Markdown, '
-                    'PNG).')
+        'eval', help='score a model, the rules and baselines on held-out sessions, closed loop',
+        description='Run the model and the rule policy in closed loop (feeding on their own '
+                    'output, through the listener runtime the node uses) over the held-out '
+                    'sessions, whole, after a 1 s warm-up with the real listener; score them '
+                    'with a still head, the mean pose and a head that copies the speaker '
+                    'against the real listener: pose L1, speed, FD, diversity, rPCC, nod F1 '
+                    '(pooled), nods per minute, nods after a pause, raw predictions within the '
+                    'joint limits, non-finite steps, drift, and the speaker-listener '
+                    'cross-correlation (JSON, Markdown, PNG).')
     parser.add_argument('--data', required=True, help='dataset manifest (with held_out)')
-    parser.add_argument('--checkpoint', help='the model to score (omit: rules and baselines)')
+    parser.add_argument('--checkpoint',
+                        help="the model to score; 'starter' for the shipped model (omit: rules "
+                             'and baselines only)')
     parser.add_argument('--backend', default='onnxruntime',
-                        choices=['onnxruntime', 'torch', 'tensorrt'])
-    parser.add_argument('--tolerance', type=float, default=0.16,
-                        help='nod timing tolerance in seconds (default 0.16)')
+                        choices=['auto', 'onnxruntime', 'torch', 'tensorrt'])
+    parser.add_argument('--tolerance', type=float, default=0.2,
+                        help='nod timing tolerance in seconds (default 0.2)')
+    parser.add_argument('--teacher-forced', action='store_true',
+                        help="also report the model's teacher-forced error (the real "
+                             "listener's past as input), labelled as such")
     parser.add_argument('--out', default='out/eval', help='folder for the report')
     parser.set_defaults(run=_command('data_tools', 'eval_main'))
 
@@ -158,9 +180,11 @@ def _add_generate(subparsers) -> None:
                     'the speaker beside the listener head with the waveform.')
     parser.add_argument('--audio', required=True, help="the speaker's audio")
     parser.add_argument('--video', required=True, help="the speaker's frontal video")
-    parser.add_argument('--checkpoint', help='a model checkpoint; without it, the rule policy')
-    parser.add_argument('--backend', default='onnxruntime',
-                        choices=['onnxruntime', 'torch', 'tensorrt'])
+    parser.add_argument('--policy', choices=['model', 'rules'], default='model',
+                        help='the learned model (default) or the rule-based baseline')
+    parser.add_argument('--checkpoint', help='a model checkpoint (default: the shipped model)')
+    parser.add_argument('--backend', default='auto',
+                        choices=['auto', 'onnxruntime', 'torch', 'tensorrt'])
     parser.add_argument('--out', default='out/generate', help='output folder')
     parser.add_argument('--no-video', action='store_true', help='skip the MP4')
     parser.set_defaults(run=_command('generate'))
@@ -173,10 +197,15 @@ def _add_demo(subparsers) -> None:
                     'over real DDS, fed by real speech (espeak-ng) and a moving face '
                     'photograph; print a live summary, then write a plot and an MP4.')
     parser.add_argument('--output', default='out/demo', help='folder for inputs and results')
-    parser.add_argument('--policy', choices=['rules', 'model'], default='rules')
-    parser.add_argument('--checkpoint', help='checkpoint for --policy model')
-    parser.add_argument('--backend', default='onnxruntime',
-                        choices=['onnxruntime', 'torch', 'tensorrt'])
+    parser.add_argument('--policy', choices=['model', 'rules'], default='model',
+                        help='the policy of the main listener (the MP4 shows the rule policy '
+                             'beside the model)')
+    parser.add_argument('--checkpoint', help='checkpoint for --policy model (default: the '
+                        'shipped model)')
+    parser.add_argument('--backend', default='auto',
+                        choices=['auto', 'onnxruntime', 'torch', 'tensorrt'])
+    parser.add_argument('--no-compare', action='store_true',
+                        help='run no second listener with the rule policy')
     parser.add_argument('--no-video', action='store_true', help='skip the MP4')
     parser.set_defaults(run=_command('demo'))
 

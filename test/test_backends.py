@@ -9,7 +9,6 @@ import torch
 from lhg_ros.backends import BackendError, load_backend
 from lhg_ros.model.checkpoint import random_checkpoint
 from lhg_ros.model.config import ModelConfig
-from lhg_ros.model.generate import generate
 
 CONFIG = ModelConfig(d_model=64, j_layers=2, q_layers=2, r_layers=2, ffn_bottleneck=32,
                      heads=4, audio_window_s=0.5, motion_window_s=0.6)
@@ -69,7 +68,7 @@ def test_tensorrt_equals_torch(checkpoint):
 
 
 def test_backend_failures_say_what_to_do(checkpoint, tmp_path):
-    with pytest.raises(BackendError, match="unknown backend 'tflite'; choose one of: torch"):
+    with pytest.raises(BackendError, match="unknown backend 'tflite'; choose one of: auto, torch"):
         load_backend('tflite', checkpoint)
     if not HAS_CUDA:
         with pytest.raises(BackendError, match='no CUDA device'):
@@ -88,17 +87,21 @@ def test_wrong_input_shapes_are_refused_by_name(checkpoint):
 
 
 def test_generation_keeps_the_warm_up_and_then_runs_on_its_own(checkpoint):
-    backend = load_backend('onnxruntime', checkpoint)
+    from lhg_ros.evaluation.offline import run_policy
+    from lhg_ros.motion.listener import ModelPolicy
+
     rng = np.random.default_rng(5)
     frames = 75  # 3 s
     audio = rng.normal(size=(4 * frames, 81)).astype(np.float32)
-    speaker = rng.normal(size=(frames, 18)).astype(np.float32)
-    truth = rng.normal(size=(frames, 6)).astype(np.float32)
-    poses = generate(backend, audio, speaker, warmup_poses=truth)
+    speaker = rng.normal(size=(frames, 6)) * 0.1
+    truth = rng.normal(size=(frames, 6)) * 0.05
+    poses = run_policy(ModelPolicy(load_backend('onnxruntime', checkpoint)), audio, speaker,
+                       warmup_poses=truth)
     assert poses.shape == (75, 6) and np.isfinite(poses).all()
-    warmup = 27  # 1 s rounded up to whole 3-frame steps
+    warmup = 25  # 1 s
     np.testing.assert_array_equal(poses[:warmup], truth[:warmup])
     assert not np.allclose(poses[warmup:], truth[warmup:])
     # The same inputs give the same motion on another backend.
-    other = generate(load_backend('torch', checkpoint), audio, speaker, warmup_poses=truth)
+    other = run_policy(ModelPolicy(load_backend('torch', checkpoint)), audio, speaker,
+                       warmup_poses=truth)
     np.testing.assert_allclose(other, poses, atol=1e-3)

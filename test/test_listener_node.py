@@ -57,7 +57,7 @@ def monitor(rclpy_context):
 
 
 def test_speech_file_to_joint_commands_end_to_end(talk, monitor, child_processes):
-    listener = start(child_processes, 'listener_node')
+    listener = start(child_processes, 'listener_node', policy='rules')
     monitor['spin'](1.5)
     features = start(child_processes, 'audio_features_node', file__path=talk)
     duration = len(extract_audio_file(talk, vad=False).frames) / 100
@@ -91,7 +91,7 @@ def test_closed_gate_and_stalled_inputs_bring_the_head_to_neutral(talk, monitor,
     from std_msgs.msg import Bool
 
     rows = extract_audio_file(talk, vad=False).frames
-    listener = start(child_processes, 'listener_node', neutral_return_s=0.5,
+    listener = start(child_processes, 'listener_node', policy='rules', neutral_return_s=0.5,
                      watchdog_timeout_s=0.3)
     monitor['spin'](1.5)
     began = time.time()
@@ -136,6 +136,27 @@ def test_malformed_features_are_dropped_and_the_node_keeps_publishing(monitor,
     assert len(monitor['joints']) - before > 30, 'it kept publishing joint states'
     joints = np.array([p for _, p in monitor['joints']])
     assert np.isfinite(joints).all()
+
+
+def test_the_shipped_model_moves_the_head_within_its_limits(talk, monitor, child_processes):
+    """The default listener (the shipped model, ONNX Runtime) answers real speech over DDS:
+    the head moves (no frozen pose), nods, and every command is within the joint limits."""
+    from lhg_ros.motion.joints import JointMap
+
+    listener = start(child_processes, 'listener_node')
+    monitor['spin'](3.0)  # loading the model
+    began = time.time()
+    features = start(child_processes, 'audio_features_node', file__path=talk)
+    duration = len(extract_audio_file(talk, vad=False).frames) / 100
+    monitor['spin'](duration + 1.0)
+    assert listener.poll() is None and features.poll() is None, listener.stdout.read()
+    positions = np.array([p for t, p in monitor['joints'] if t > began + 1.0])
+    assert len(positions) > 25 * duration
+    joints = JointMap()
+    assert np.all(positions >= joints.lower - 1e-9) and np.all(positions <= joints.upper + 1e-9)
+    spread = np.degrees(positions.max(axis=0) - positions.min(axis=0))
+    assert spread[1] > 3.0, f'pitch moved only {spread[1]:.1f} deg: a frozen head'
+    assert len(monitor['nods']) >= 1, 'the model nodded at least once in three sentences'
 
 
 def test_a_missing_checkpoint_fails_at_start_up_and_says_so(child_processes, tmp_path):

@@ -86,3 +86,73 @@ def test_the_same_command_trains_on_two_processes_with_torchrun(synthetic, tmp_p
     assert [r['epoch'] for r in read_log(tmp_path)] == ['1', '2']
     assert result.stdout.count('checkpoint:') == 1
     assert (tmp_path / 'last.safetensors').is_file()
+
+
+def test_a_trained_model_stays_bounded_in_closed_loop_for_a_minute(corpus, tmp_path):
+    """Trained for a few seconds, then run as the node runs it (feeding on its own output)
+    over a whole held-out minute: within the joint limits, finite, no drift. A model that
+    predicts offsets from its last pose (the old training code) wanders off here."""
+    from lhg_ros.backends import load_backend
+    from lhg_ros.evaluation.closed_loop import dataset_recordings, evaluate_policy, rollout
+    from lhg_ros.motion.listener import ModelPolicy
+
+    starter_design = {'voice_activity': True, 'relative_to_rest': True, 'listener_input': 'none'}
+    checkpoint = train(corpus, tmp_path, TrainConfig(epochs=3, model=starter_design, **FAST),
+                       progress=False, log=lambda m: None)
+    policy = ModelPolicy(load_backend('onnxruntime', checkpoint))
+    recordings = dataset_recordings(corpus, corpus.held_out)
+    assert recordings and recordings[0].seconds >= 60
+    metrics = evaluate_policy(policy, recordings)
+    assert metrics['within_limits'] == 1.0 and metrics['nonfinite_steps'] == 0
+    assert metrics['drift_deg'] < 5.0, metrics
+    poses, _, _, _ = rollout(policy, recordings[0])
+    assert np.abs(np.degrees(poses[:, :3])).max() < 25.0
+    # Training validated in closed loop every epoch and logged it beside the loss.
+    rows = read_log(tmp_path)
+    assert len(rows) == 3 and all(0.0 <= float(r['cl_nod_f1']) <= 1.0 for r in rows)
+    assert float(rows[-1]['cl_within_limits']) == 1.0
+    assert checkpoint.name == 'best.safetensors'
+
+
+def test_the_paper_timing_trains_and_runs_at_12_5_hz(corpus, tmp_path):
+    """The paper preset's timing (motion at 12.5 Hz, three 80 ms frames a step) with a tiny
+    model: training cuts 12.5 Hz examples and the runtime steps every 0.24 s."""
+    from lhg_ros.backends import load_backend
+    from lhg_ros.evaluation.closed_loop import dataset_recordings, rollout
+    from lhg_ros.model.config import preset
+    from lhg_ros.motion.listener import ModelPolicy
+
+    assert preset('paper').motion_rate == 12.5 and preset('paper').step_seconds == 0.24
+    checkpoint = train(corpus, tmp_path, TrainConfig(epochs=1, model={'motion_rate': 12.5},
+                                                     **FAST), progress=False,
+                       log=lambda m: None)
+    policy = ModelPolicy(load_backend('onnxruntime', checkpoint))
+    assert policy.motion_rate == 12.5 and policy.backend.config.audio_per_step == 24
+    recording = dataset_recordings(corpus, corpus.held_out)[0]
+    poses, raw, rate, _ = rollout(policy, recording)
+    assert rate == 12.5 and abs(len(poses) - recording.seconds * 12.5) <= 2
+    assert len(raw) == len(poses) // 3
+
+
+def test_scheduled_sampling_feeds_back_what_the_runtime_would():
+    """Frame s of a step starting at b comes from token b - 1's prediction s - b ahead, as
+    ListenerRuntime feeds a step's predictions back as the next step's listener input."""
+    import torch
+
+    from lhg_ros.training.trainer import fed_back
+
+    t, f = 12, 3
+    predicted = torch.zeros(1, t, f, 6)
+    for token in range(t):
+        for k in range(f):
+            predicted[0, token, k, 0] = 100 * token + k  # token t's prediction of t + k + 1
+    truth = -torch.ones(1, t, 6)
+    generator = torch.Generator().manual_seed(0)
+    mixed = fed_back(predicted, truth, share=1.0, phase=0, warmup_frames=3,
+                     generator=generator)
+    # Step 1 (frames 3-5) gets token 2's predictions, step 2 (6-8) token 5's, ...
+    assert mixed[0, :, 0].tolist() == [-1, -1, -1, 200, 201, 202, 500, 501, 502, 800, 801,
+                                       802]
+    none = fed_back(predicted, truth, share=0.0, phase=0, warmup_frames=3,
+                    generator=generator)
+    assert torch.equal(none, truth)

@@ -42,16 +42,40 @@ class Backend(ABC):
 
     def check_inputs(self, audio, speaker, listener) -> None:
         c = self.config
-        for name, array, shape in (('audio', audio, (c.audio_per_step, c.audio_dim)),
+        for name, array, shape in (('audio', audio, (c.audio_per_step, c.audio_input_dim)),
                                    ('speaker', speaker, (c.frames_per_step, c.motion_dim)),
                                    ('listener', listener, (c.frames_per_step, c.motion_dim))):
             if np.shape(array) != shape:
                 raise ValueError(f'{name} must have shape {shape}, got {np.shape(array)}')
 
 
+AUTO = 'auto'
+
+
+def available_backend() -> str:
+    """What ``auto`` picks: TensorRT where it and a CUDA device are present, else ONNX
+    Runtime, else PyTorch (checked by import only; no model is loaded)."""
+    from importlib.util import find_spec
+
+    if find_spec('tensorrt') is not None and find_spec('torch') is not None:
+        import torch
+
+        if torch.cuda.is_available():
+            return 'tensorrt'
+    if find_spec('onnxruntime') is not None:
+        return 'onnxruntime'
+    if find_spec('torch') is not None:
+        return 'torch'
+    raise BackendError('no inference backend is installed: pip install onnxruntime')
+
+
 def load_backend(name: str, checkpoint: str | Path, **options) -> Backend:
-    """The backend called ``name`` for ``checkpoint``; options go to that backend."""
+    """The backend called ``name`` (or ``auto``: :func:`available_backend`) for
+    ``checkpoint``; options go to that backend."""
+    if name == AUTO:
+        name = available_backend()
     if name not in BACKENDS:
-        raise BackendError(f"unknown backend '{name}'; choose one of: {', '.join(BACKENDS)}")
+        raise BackendError(f"unknown backend '{name}'; choose one of: auto, "
+                           f"{', '.join(BACKENDS)}")
     module, cls = BACKENDS[name].split(':')
     return getattr(importlib.import_module(module), cls)(checkpoint, **options)

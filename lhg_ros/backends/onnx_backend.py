@@ -33,6 +33,9 @@ class OnnxRuntimeBackend(Backend):
         model, _ = load_checkpoint(checkpoint)
         self._initial = {k: v.numpy() for k, v in model.initial_state(1).items()}
         self._outputs = ['poses', *map(output_name, self._initial)]
+        # The exporter drops inputs the graph does not use (the listener motion of a model with
+        # listener_input 'none'); feed only those the graph has.
+        self._inputs = {i.name for i in self.session.get_inputs()}
 
     def initial_state(self):
         return {k: v.copy() for k, v in self._initial.items()}
@@ -42,7 +45,8 @@ class OnnxRuntimeBackend(Backend):
         feeds = {'audio': np.asarray(audio, np.float32)[None],
                  'speaker': np.asarray(speaker, np.float32)[None],
                  'listener': np.asarray(listener, np.float32)[None], **state}
-        outputs = self.session.run(self._outputs, feeds)
+        outputs = self.session.run(self._outputs, {k: v for k, v in feeds.items()
+                                                   if k in self._inputs})
         return outputs[0][0], dict(zip(self._initial, outputs[1:], strict=True))
 
     def close(self) -> None:

@@ -40,7 +40,7 @@ class StepGraph(nn.Module):
 def example_inputs(model: ListenerModel) -> tuple[torch.Tensor, ...]:
     c = model.config
     state = model.initial_state(1)
-    return (torch.zeros(1, c.audio_per_step, c.audio_dim),
+    return (torch.zeros(1, c.audio_per_step, c.audio_input_dim),
             torch.zeros(1, c.frames_per_step, c.motion_dim),
             torch.zeros(1, c.frames_per_step, c.motion_dim),
             *state.values())
@@ -70,14 +70,36 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+WEIGHTS_DIGEST_KEY = 'lhg_ros.weights_sha256'
+
+
+def exported_from(onnx_path: Path) -> str | None:
+    """The digest of the weights an ONNX file was exported from (None if unknown)."""
+    import onnx
+
+    try:
+        model = onnx.load(str(onnx_path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - an unreadable file is simply stale
+        return None
+    return next((p.value for p in model.metadata_props if p.key == WEIGHTS_DIGEST_KEY), None)
+
+
 def onnx_for_checkpoint(checkpoint: str | Path, force: bool = False) -> Path:
     """The ONNX step model next to a checkpoint (``<name>.step.onnx``), exported when missing,
-    older than the weights, or ``force``d."""
+    made from other weights (a digest of the weights is kept inside it, so a copied or
+    installed pair is recognised whatever the file times), or ``force``d."""
+    import onnx
+
     weights, _ = checkpoint_paths(checkpoint)
     onnx_path = weights.with_suffix('.step.onnx')
-    stale = (not onnx_path.is_file()
-             or onnx_path.stat().st_mtime < weights.stat().st_mtime)
-    if force or stale:
+    digest = file_digest(weights)
+    if force or not onnx_path.is_file() or exported_from(onnx_path) != digest:
         model, _ = load_checkpoint(checkpoint)
-        export_onnx(model, onnx_path)
+        partial = onnx_path.with_suffix('.partial.onnx')
+        export_onnx(model, partial)
+        exported = onnx.load(str(partial))
+        entry = exported.metadata_props.add()
+        entry.key, entry.value = WEIGHTS_DIGEST_KEY, digest
+        onnx.save(exported, str(partial))
+        partial.replace(onnx_path)  # atomic: another process never reads half a file
     return onnx_path

@@ -57,10 +57,14 @@ class TensorRTBackend(Backend):
         self._stream = torch.cuda.Stream()
         c = self.config
         self._inputs = {
-            'audio': torch.zeros(1, c.audio_per_step, c.audio_dim, device='cuda'),
+            'audio': torch.zeros(1, c.audio_per_step, c.audio_input_dim, device='cuda'),
             'speaker': torch.zeros(1, c.frames_per_step, c.motion_dim, device='cuda'),
             'listener': torch.zeros(1, c.frames_per_step, c.motion_dim, device='cuda')}
         self._poses = torch.zeros(1, c.frames_per_step, c.pose_dim, device='cuda')
+        # An input the graph does not use (listener motion with listener_input 'none') is not
+        # in the engine.
+        names = {self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)}
+        self._inputs = {k: v for k, v in self._inputs.items() if k in names}
         for name, tensor in self._inputs.items():
             self.context.set_tensor_address(name, tensor.data_ptr())
         self.context.set_tensor_address('poses', self._poses.data_ptr())
@@ -97,7 +101,8 @@ class TensorRTBackend(Backend):
         torch = self._torch
         read, write = state
         for name, array in (('audio', audio), ('speaker', speaker), ('listener', listener)):
-            self._inputs[name].copy_(torch.from_numpy(np.asarray(array, np.float32))[None])
+            if name in self._inputs:
+                self._inputs[name].copy_(torch.from_numpy(np.asarray(array, np.float32))[None])
         for name in read:
             self.context.set_tensor_address(name, read[name].data_ptr())
             self.context.set_tensor_address(output_name(name), write[name].data_ptr())

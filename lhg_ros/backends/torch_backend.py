@@ -33,6 +33,15 @@ class TorchBackend(Backend):
         if cuda_graphs:
             self._capture_graph()
 
+    @classmethod
+    def from_model(cls, model, info: dict) -> 'TorchBackend':
+        """A CPU fp32 backend over a model in memory (closed-loop validation in training)."""
+        backend = cls.__new__(cls)
+        backend.device, backend.dtype = torch.device('cpu'), torch.float32
+        backend.model, backend.info, backend.config = model, info, model.config
+        backend._graph = None
+        return backend
+
     def initial_state(self):
         if self._graph is not None:
             for name, tensor in self.model.initial_state(1).items():
@@ -64,7 +73,8 @@ class TorchBackend(Backend):
         """Record one step into a CUDA graph over static input, state and output buffers."""
         c = self.config
         self._static_inputs = [
-            torch.zeros(1, c.audio_per_step, c.audio_dim, device=self.device, dtype=self.dtype),
+            torch.zeros(1, c.audio_per_step, c.audio_input_dim, device=self.device,
+                        dtype=self.dtype),
             torch.zeros(1, c.frames_per_step, c.motion_dim, device=self.device, dtype=self.dtype),
             torch.zeros(1, c.frames_per_step, c.motion_dim, device=self.device, dtype=self.dtype)]
         self._static_state = {k: v.to(self.dtype) for k, v in self.model.initial_state(1).items()}

@@ -60,6 +60,23 @@ def synth_main(args) -> int:
     return 0
 
 
+def corpus_main(args) -> int:
+    from tqdm import tqdm
+
+    from lhg_ros.data.corpus import make_corpus
+
+    if not 0 <= args.held_out < args.sessions or args.min_minutes > args.max_minutes:
+        print('lhg-ros data corpus: need 0 <= --held-out < --sessions and --min-minutes <= '
+              '--max-minutes')
+        return 1
+    with tqdm(total=args.sessions, desc='sessions') as bar:
+        path = make_corpus(args.output, sessions=args.sessions, held_out=args.held_out,
+                           minutes=(args.min_minutes, args.max_minutes), seed=args.seed,
+                           progress=lambda n: bar.update(1))
+    print(f'wrote {path}')
+    return 0
+
+
 def _train(args, init_checkpoint=None, listener='') -> int:
     from lhg_ros.model.checkpoint import CheckpointError
     from lhg_ros.training.config import TrainConfig
@@ -107,9 +124,14 @@ def eval_main(args) -> int:
         for problem in problems:
             print(f'  - {problem}')
         return 1
+    from lhg_ros.backends import BackendError
+    from lhg_ros.models import starter_checkpoint
+
+    checkpoint = starter_checkpoint() if args.checkpoint == 'starter' else args.checkpoint
     try:
-        report = evaluate(dataset, args.checkpoint, args.backend, args.tolerance)
-    except (ValueError, CheckpointError) as exc:
+        report = evaluate(dataset, checkpoint, args.backend, args.tolerance,
+                          teacher_forced=args.teacher_forced)
+    except (ValueError, CheckpointError, BackendError) as exc:
         print(f'lhg-ros eval: {exc}')
         return 1
     files = write_report(report, Path(args.out))

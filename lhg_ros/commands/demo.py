@@ -19,11 +19,13 @@ import numpy as np
 
 from lhg_ros.console import format_table
 
+COMPARE = 'rules'  # namespace of the rule-policy listener the demo runs beside the model
+
 
 class Recorder:
     """An rclpy node that keeps what the demo's nodes publish, with arrival times."""
 
-    def __init__(self, context):
+    def __init__(self, context, compare: str | None = None):
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
         from geometry_msgs.msg import PoseStamped
@@ -60,6 +62,16 @@ class Recorder:
                               lambda m: self.speaking.append((time.time(), m.data)), 50)
         n.create_subscription(PoseStamped, 'speaker/head_pose', on_pose, sensor_qos(depth=50))
         n.create_subscription(JointState, 'joint_states', on_joints, 100)
+        # The second listener (the rule policy, beside the model), under its own namespace.
+        self.compare_joints: list = []
+        self.compare_nods: list = []
+        if compare:
+            n.create_subscription(JointState, f'{compare}/joint_states',
+                                  lambda m: self.compare_joints.append(
+                                      (seconds_from_stamp(m.header.stamp), list(m.position))),
+                                  100)
+            n.create_subscription(String, f'{compare}/listener/nod',
+                                  lambda m: self.compare_nods.append(time.time()), 10)
         n.create_subscription(String, 'listener/nod', lambda m: self.nods.append(time.time()),
                               10)
         n.create_subscription(Float64, 'listener/latency',
@@ -74,10 +86,21 @@ class Recorder:
         n.create_subscription(DiagnosticArray, '/diagnostics', on_diagnostics, 10)
 
 
-def _start(executable: str, params: dict, env: dict, log: Path) -> subprocess.Popen:
+# Topics a listener under a namespace must still take from the root (the shared inputs).
+SHARED_INPUTS = ('audio_features', 'speaker/head_pose', 'is_speaking', 'listening')
+
+
+def _start(executable: str, params: dict, env: dict, log: Path, namespace: str = '',
+           node_name: str = '') -> subprocess.Popen:
     args = [str(Path(sys.executable).parent / executable), '--ros-args']
     for key, value in params.items():
         args += ['-p', f'{key}:={value}']
+    if namespace:
+        args += ['-r', f'__ns:=/{namespace}']
+        for topic in SHARED_INPUTS:
+            args += ['-r', f'{topic}:=/{topic}']
+    if node_name:
+        args += ['-r', f'__node:={node_name}']
     return subprocess.Popen(args, env=env, stdout=open(log, 'w'), stderr=subprocess.STDOUT)
 
 
@@ -121,18 +144,31 @@ def main(args) -> int:
     os.environ.update(env)
     listener_params = {'policy': args.policy}
     if args.policy == 'model':
-        listener_params.update(checkpoint=args.checkpoint, backend=args.backend)
+        listener_params.update(backend=args.backend)
+        if args.checkpoint:
+            listener_params['checkpoint'] = Path(args.checkpoint).resolve()
+    compare = None if args.no_compare or args.policy == 'rules' else COMPARE
     context = Context()
     rclpy.init(context=context, domain_id=domain)
-    recorder = Recorder(context)
+    recorder = Recorder(context, compare)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(recorder.node)
     processes = [_start('listener_node', listener_params, env, out / 'listener_node.log')]
-    # Inputs start once the listener is up and the monitor sees it, so nothing is missed.
+    if compare:
+        processes.append(_start('listener_node', {'policy': 'rules'}, env,
+                                out / 'listener_rules.log', namespace=compare,
+                                node_name='listener_rules'))
+    listeners = len(processes)
+
+    def up() -> bool:
+        return bool(recorder.joints) and (not compare or bool(recorder.compare_joints))
+
+    # Inputs start once the listeners are up and the monitor sees them, so nothing is missed.
     deadline = time.time() + 60.0
-    while not recorder.joints and time.time() < deadline and processes[0].poll() is None:
+    while (not up() and time.time() < deadline
+           and all(p.poll() is None for p in processes)):
         executor.spin_once(timeout_sec=0.05)
-    if not recorder.joints:
+    if not up():
         _stop(processes)
         rclpy.try_shutdown(context=context)
         print(f'listener_node did not start; see {out}/listener_node.log')
@@ -145,15 +181,17 @@ def main(args) -> int:
         _start('head_pose_node', {'source': 'file', 'file.path': video,
                                   'file.exit_at_end': True}, env, out / 'head_pose_node.log'),
     ]
-    print(f'nodes: listener_node ({args.policy}), audio_features_node, head_pose_node on '
-          f'ROS_DOMAIN_ID={domain}; the files play for {duration:.0f} s\n')
+    beside = f', listener_rules (rules, in /{compare})' if compare else ''
+    print(f'nodes: listener_node ({args.policy}){beside}, audio_features_node, head_pose_node '
+          f'on ROS_DOMAIN_ID={domain}; the files play for {duration:.0f} s\n')
     started = time.time()
     next_report = started + 1.0
     inputs_done = None
     try:
         # Until both file nodes have played their file, then 1.5 s for the head to settle.
         while inputs_done is None or time.time() < inputs_done + 1.5:
-            if inputs_done is None and all(p.poll() is not None for p in processes[1:]):
+            if inputs_done is None and all(p.poll() is not None
+                                           for p in processes[listeners:]):
                 inputs_done = time.time()
             if time.time() - started > duration + 30.0:
                 raise RuntimeError('the input nodes did not finish their files in time')
@@ -198,6 +236,14 @@ def summarise(recorder: Recorder, duration: float) -> list[tuple[str, str]]:
             ('joint commands', f'{len(recorder.joints)} ({len(recorder.joints) / duration:.0f}'
                                ' Hz)'),
             ('listener nods', f'{len(recorder.nods)}')]
+    status = recorder.listener_status
+    if 'policy' in status:
+        described = status['policy']
+        if status.get('backend'):
+            described += f" on {status['backend']}: {status.get('checkpoint', '')}"
+        rows.insert(0, ('policy', described))
+    if recorder.compare_joints:
+        rows.append(('rule policy beside it: nods', f'{len(recorder.compare_nods)}'))
     if len(joints):
         for i, name in enumerate(recorder.joint_names):
             rows.append((f'{name} range', f'{np.degrees(joints[:, i].min()):+.1f} .. '

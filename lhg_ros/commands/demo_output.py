@@ -35,6 +35,11 @@ def plot_session(recorder, path: Path) -> None:
         positions = np.degrees(np.array([p for _, p in recorder.joints]))
         for i, name in enumerate(recorder.joint_names):
             axes[2].plot(ts, positions[:, i], lw=1.2, label=name)
+    if getattr(recorder, 'compare_joints', None) and 'neck_pitch' in recorder.joint_names:
+        pitch = recorder.joint_names.index('neck_pitch')
+        ts, positions = _trajectory(recorder.compare_joints)
+        axes[2].plot(ts - t0, np.degrees(positions[:, pitch]), lw=1.0, ls='--', color='grey',
+                     label='neck_pitch (rule policy)')
     for i, nod in enumerate(recorder.nods):
         axes[2].axvline(nod - t0, color='k', ls=':', lw=0.8, label='nod' if i == 0 else None)
     axes[2].set_ylabel('listener joints (deg)')
@@ -92,14 +97,34 @@ def heads_panel(yaw: float, pitch: float, roll: float, height: int) -> np.ndarra
     return np.concatenate([front, side], axis=1)[..., ::-1]
 
 
-def render_video(recorder, speaker_video: Path, path: Path, fps: float = 25.0) -> Path:
-    """Speaker video beside the listener's head (front and side), frame by frame."""
+def labelled_heads(yaw: float, pitch: float, roll: float, height: int, label: str
+                   ) -> np.ndarray:
+    """One listener's head, front over side, each ``height / 2`` square, with a label; BGR."""
+    import cv2
+
+    half = height // 2
+    column = np.concatenate([draw_head(yaw, pitch, roll, size=half),
+                             draw_head(yaw, pitch, roll, size=half, view='side')], axis=0)
+    column = np.ascontiguousarray(column[..., ::-1])
+    cv2.putText(column, label, (10, half - 12), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (20, 20, 160), 2)
+    return column
+
+
+def _trajectory(joints):
+    return np.array([s for s, _ in joints]), np.array([p for _, p in joints])
+
+
+def render_video(recorder, speaker_video: Path, path: Path, fps: float = 25.0,
+                 labels: tuple[str, str] = ('model', 'rules')) -> Path:
+    """Speaker video beside the listener's head (front and side), frame by frame; with a
+    second listener recorded (``recorder.compare_joints``), both heads side by side."""
     import cv2
 
     if not recorder.joints or not recorder.speaker:
         raise RuntimeError('nothing to render: no joint states or speaker poses were received')
-    times = np.array([s for s, _ in recorder.joints])
-    positions = np.array([p for _, p in recorder.joints])
+    heads = [_trajectory(recorder.joints)]
+    if getattr(recorder, 'compare_joints', None):
+        heads.append(_trajectory(recorder.compare_joints))
     start = recorder.speaker[0][0]
     capture = cv2.VideoCapture(str(speaker_video))
     writer = Mp4Writer(path, fps)
@@ -109,9 +134,13 @@ def render_video(recorder, speaker_video: Path, path: Path, fps: float = 25.0) -
         if not ok:
             break
         t = start + index / fps
-        current = [np.interp(t, times, positions[:, j]) for j in range(positions.shape[1])]
-        frame = np.concatenate([bgr, heads_panel(*neck_angles(recorder.joint_names, current),
-                                                 bgr.shape[0])], axis=1)
+        panels = [bgr]
+        for (times, positions), label in zip(heads, labels, strict=False):
+            current = [np.interp(t, times, positions[:, j]) for j in range(positions.shape[1])]
+            angles = neck_angles(recorder.joint_names, current)
+            panels.append(labelled_heads(*angles, bgr.shape[0], label) if len(heads) > 1
+                          else heads_panel(*angles, bgr.shape[0]))
+        frame = np.concatenate(panels, axis=1)
         cv2.putText(frame, 'speaker', (12, bgr.shape[0] - 16), cv2.FONT_HERSHEY_SIMPLEX, 0.7,
                     (255, 255, 255), 2)
         writer.write(frame)

@@ -57,7 +57,7 @@ def main(args) -> int:
         audio = extract_audio_file(args.audio)
         with quiet_stderr():
             track = extract_video_file(args.video, smoothing=OneEuroFilter(1.5, 0.3))
-        policy = make_policy(args.checkpoint, args.backend)
+        policy = make_policy(args.policy, args.checkpoint, args.backend)
     except Exception as exc:  # noqa: BLE001 - one clear line for the user
         print(f'lhg-ros generate: {exc}')
         return 1
@@ -66,28 +66,33 @@ def main(args) -> int:
     if not detected.any():
         print(f'lhg-ros generate: no face found in {args.video}')
         return 1
-    relative = run_policy(policy, audio.frames, speaker)
+    relative = run_policy(policy, audio.frames, speaker, audio.speaking)
+    rate = policy.motion_rate
     joints = JointMap()
     limiter = MotionLimiter(joints.lower, joints.upper, joints.max_velocity,
-                            joints.max_acceleration, 1 / 25.0, start=joints.neutral,
+                            joints.max_acceleration, 1 / rate, start=joints.neutral,
                             omega=2 * np.pi * 3.0)
     commands = np.array([limiter.update(joints.targets(pose)) for pose in relative])
-    times = np.arange(len(relative)) / 25.0
+    times = np.arange(len(relative)) / rate
     np.savez_compressed(out / 'listener.npz', times=times, poses=relative, joints=commands,
                         joint_names=np.array(joints.names), dof=np.array(DOF_NAMES))
     header = 'time,' + ','.join(f'{d}' for d in DOF_NAMES) + ',' + ','.join(joints.names)
     np.savetxt(out / 'listener.csv', np.column_stack([times, relative, commands]),
                delimiter=',', header=header, comments='', fmt='%.6f')
-    rows = [('policy', 'model ' + str(args.checkpoint) if args.checkpoint else 'rules'),
-            ('frames', f'{len(relative)} at 25 Hz ({len(relative) / 25:.1f} s)'),
+    from lhg_ros.models import resolve_checkpoint
+
+    described = (f'model {resolve_checkpoint(args.checkpoint)} on {policy.backend.name}'
+                 if args.policy == 'model' else 'rules')
+    rows = [('policy', described),
+            ('frames', f'{len(relative)} at {rate:g} Hz ({len(relative) / rate:.1f} s)'),
             ('face found', f'{100 * detected.mean():.0f}% of frames'),
             ('pitch range', f'{np.degrees(relative[:, 0].min()):+.1f} .. '
                             f'{np.degrees(relative[:, 0].max()):+.1f} deg'),
             ('outputs', f'{out}/listener.csv, listener.npz')]
     if not args.no_video:
-        samples, rate = sf.read(str(args.audio), dtype='float32', always_2d=True)
-        video = write_video(Path(args.video), samples.mean(axis=1), rate, commands,
-                            joints.names, out / 'listener.mp4')
+        samples, sample_rate = sf.read(str(args.audio), dtype='float32', always_2d=True)
+        video = write_video(Path(args.video), samples.mean(axis=1), sample_rate, commands,
+                            joints.names, out / 'listener.mp4', fps=rate)
         rows.append(('video', str(video)))
     print(format_table(['', 'value'], rows))
     return 0

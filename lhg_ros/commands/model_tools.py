@@ -38,7 +38,7 @@ def time_steps(backend, steps: int, seed: int = 0) -> np.ndarray:
     state = backend.initial_state()
     times = []
     for _ in range(steps + 3):  # the first steps warm caches up and are not counted
-        audio = rng.normal(size=(c.audio_per_step, c.audio_dim)).astype(np.float32)
+        audio = rng.normal(size=(c.audio_per_step, c.audio_input_dim)).astype(np.float32)
         speaker = rng.normal(size=(c.frames_per_step, c.motion_dim)).astype(np.float32)
         listener = rng.normal(size=(c.frames_per_step, c.motion_dim)).astype(np.float32)
         start = time.perf_counter()
@@ -47,9 +47,29 @@ def time_steps(backend, steps: int, seed: int = 0) -> np.ndarray:
     return np.array(times[3:])
 
 
+def rule_policy_row(steps: int, seed: int = 0) -> list[str]:
+    """The rule policy's step time, in the same columns (it has no backend or weights)."""
+    from lhg_ros.motion.rules import RuleListener
+
+    policy = RuleListener()
+    rng = np.random.default_rng(seed)
+    times = []
+    for _ in range(steps + 3):
+        audio = rng.normal(size=(12, 81)).astype(np.float32)
+        start = time.perf_counter()
+        policy.step(audio)
+        times.append(time.perf_counter() - start)
+    times = 1000 * np.array(times[3:])
+    median, p99 = np.median(times), np.percentile(times, 99)
+    return ['rule policy', '-', 'numpy', f'{median:.3f}', f'{p99:.3f}', '120',
+            f'{120 / median:.0f}x', '']
+
+
 def bench_rows(presets: list[str], backends: list[str], steps: int,
-               checkpoint: str | None = None, log=print) -> list[list[str]]:
-    """Per-step latency of each preset on each backend; untrained weights (speed only)."""
+               checkpoint: str | None = None, log=print, name: str | None = None
+               ) -> list[list[str]]:
+    """Per-step latency of each preset (untrained weights: speed only) or of one checkpoint
+    (shown as ``name``) on each backend."""
     from lhg_ros.backends import BackendError, load_backend
     from lhg_ros.model.checkpoint import random_checkpoint, read_sidecar
     from lhg_ros.model.config import ModelConfig, preset
@@ -57,7 +77,7 @@ def bench_rows(presets: list[str], backends: list[str], steps: int,
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        targets = ([(Path(checkpoint).stem, checkpoint)] if checkpoint else
+        targets = ([(name or Path(checkpoint).stem, checkpoint)] if checkpoint else
                    [(name, None) for name in presets])
         for name, path in targets:
             if path is None:
@@ -92,8 +112,11 @@ BENCH_HEADERS = ['preset', 'params', 'backend', 'median ms/step', 'p99 ms/step',
 
 
 def bench_main(args) -> int:
+    from lhg_ros.models import starter_checkpoint
+
+    checkpoint = starter_checkpoint() if args.checkpoint == 'starter' else args.checkpoint
     rows = bench_rows(args.presets.split(','), args.backends.split(','), args.steps,
-                      args.checkpoint)
+                      checkpoint)
     print()
     print(format_table(BENCH_HEADERS, rows))
     print('\nbudget: one step per 3 motion frames (120 ms at 25 Hz); headroom = budget / median')

@@ -126,6 +126,53 @@ def nod_times(poses, rate: float) -> np.ndarray:
     return np.array([i / rate for i, p in enumerate(pitch) if detector.update(float(p))])
 
 
+def nod_events(poses, rate: float) -> np.ndarray:
+    """(n, 2) start and completion times (s) of the nods in ``poses``: the completion as in
+    :func:`nod_times`, the start where the pitch left its low before the nod."""
+    detector = NodDetector(rate)
+    pitch = np.asarray(poses, dtype=np.float64)[:, 0]
+    events = [((i - detector.last_nod_frames) / rate, i / rate)
+              for i, p in enumerate(pitch) if detector.update(float(p))]
+    return np.array(events).reshape(-1, 2)
+
+
+def pause_starts(speaking, rate: float = 100.0, min_speech_s: float = 0.5,
+                 log_power=None, search_s: float = 0.8) -> np.ndarray:
+    """Times (s) where the speaker stops after at least ``min_speech_s`` of speech, from voice
+    activity flags at ``rate``. The flags fall a hangover after the speech did (longer in
+    noise), so with the features' ``log_power`` (column 0) each fall is moved back to the
+    last frame, within ``search_s``, that is louder than halfway between the room's noise and
+    the speech level; without it, 0.3 s (the VAD's hangover) is taken off."""
+    flags = np.asarray(speaking, dtype=bool).astype(int)
+    edges = np.diff(np.concatenate(([0], flags, [0])))
+    onsets, offsets = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    keep = (offsets - onsets) / rate >= min_speech_s
+    offsets = offsets[keep & (offsets < len(flags))]
+    if log_power is None:
+        return np.maximum(offsets / rate - 0.3, 0.0)
+    power = np.asarray(log_power, dtype=float)[:len(flags)]
+    voiced = power[flags[:len(power)] > 0]
+    if len(voiced) == 0:
+        return np.maximum(offsets / rate - 0.3, 0.0)
+    threshold = 0.5 * (np.percentile(power, 10) + np.median(voiced))
+    starts = []
+    for end in offsets:
+        begin = max(0, end - int(search_s * rate))
+        loud = np.flatnonzero(power[begin:end] > threshold)
+        starts.append((begin + loud[-1] + 1) / rate if len(loud) else end / rate - 0.3)
+    return np.array(starts)
+
+
+def after_pause(starts, pauses, within_s: float = 1.0) -> np.ndarray:
+    """Per nod start time: does it lie within ``within_s`` after a pause start?"""
+    starts, pauses = np.asarray(starts, float), np.sort(np.asarray(pauses, float))
+    if len(pauses) == 0:
+        return np.zeros(len(starts), dtype=bool)
+    index = np.searchsorted(pauses, starts, side='right') - 1
+    previous = np.where(index >= 0, pauses[np.maximum(index, 0)], -np.inf)
+    return starts - previous <= within_s
+
+
 def event_f1(predicted, reference, tolerance_s: float) -> dict[str, float]:
     """Precision, recall and F1 of event times, each reference event matched at most once
     within ``tolerance_s`` (as boundary F1 is scored in temporal segmentation)."""

@@ -1,6 +1,13 @@
-"""``lhg-ros eval``: generate listener motion on the held-out sessions with the model, the rule
-policy and two simple baselines (a still head, a head that copies the speaker) and score them
-all with the same measures against the real listener."""
+"""``lhg-ros eval``: listener motion on the held-out sessions, in closed loop, from the model,
+the rule policy and simple baselines (a still head at the listener's warm-up pose, the
+listeners' mean pose over the evaluated recordings, a head that copies the speaker), scored
+with the same measures against the real listener.
+
+Closed loop is the default because it is what a robot does: each policy runs over whole
+sessions (minutes) through the listener runtime, feeding on its own output after a 1 s
+warm-up with the real listener's motion (as in the paper). Teacher-forced scores (the model
+given the real listener's past at every step) come only on request and are labelled so.
+"""
 
 import json
 from pathlib import Path
@@ -8,104 +15,177 @@ from pathlib import Path
 import numpy as np
 
 from lhg_ros.evaluation import measures
-from lhg_ros.evaluation.offline import run_policy
+from lhg_ros.evaluation.closed_loop import (
+    NOD_TOLERANCE_S,
+    NodScore,
+    dataset_recordings,
+    drift_deg,
+    limit_checks,
+    mean_l1,
+    pauses_of,
+    rollout,
+)
+from lhg_ros.features.motion import MOTION_RATE
 from lhg_ros.motion.rules import RuleListener
 
-RATE = 25.0
+TEACHER_FORCED = 'model (teacher-forced)'
 
 
-def _systems(example, warmup: int, backend=None) -> dict[str, np.ndarray]:
-    reference = example.poses.astype(np.float64)
-    anchor = reference[:warmup].mean(axis=0)
-    speaker = example.speaker_poses
-    out = {'still head': np.tile(anchor, (len(reference), 1)),
-           'copy the speaker': anchor + (speaker - speaker[:warmup].mean(axis=0)),
-           'rules': anchor + run_policy(RuleListener(), example.audio, speaker)}
-    if backend is not None:
-        from lhg_ros.model.generate import generate
-
-        poses = generate(backend, example.audio, example.speaker, warmup_poses=reference)
-        full = np.tile(poses[-1], (len(reference), 1))
-        full[:len(poses)] = poses
-        out['model'] = full
-    return out
+def _measures(poses, reference, speaker, rate) -> dict:
+    row = {**measures.pose_errors(poses, reference), **measures.motion_statistics(poses, rate),
+           'l1_deg': mean_l1(poses, reference), 'diversity_deg': measures.diversity(poses),
+           'rpcc': measures.rpcc(poses, reference, speaker, rate)}
+    return row
 
 
-def evaluate(dataset, checkpoint=None, backend_name='onnxruntime', tolerance_s=0.16,
-             warmup_s=1.0) -> dict:
-    from lhg_ros.data.extract import extract_dataset, load_features
-    from lhg_ros.data.segments import listener_segments
-    from lhg_ros.training.trainer import build_examples
+def evaluate(dataset, checkpoint=None, backend_name='onnxruntime',
+             tolerance_s=NOD_TOLERANCE_S, warmup_s=1.0, teacher_forced=False) -> dict:
+    """The closed-loop report of every system over the held-out sessions (see module doc)."""
+    from lhg_ros.data.extract import extract_dataset
+    from lhg_ros.motion.joints import JointMap
 
     if not dataset.held_out:
         raise ValueError('the manifest holds out no session for evaluation (held_out: [...])')
     extract_dataset(dataset, progress=False)
-    backend = None
+    recordings = [r for r in dataset_recordings(dataset, dataset.held_out)
+                  if r.listener_poses is not None]
+    if not recordings:
+        raise ValueError('the held-out sessions have no listener (a participant who does not '
+                         'hold the floor while the other does)')
+    policies = {'rules': RuleListener()}
     if checkpoint:
         from lhg_ros.backends import load_backend
+        from lhg_ros.motion.listener import ModelPolicy
 
-        backend = load_backend(backend_name, checkpoint)
-    warmup = int(warmup_s * RATE)
-    per_system: dict[str, dict[str, list]] = {}
+        policies['model'] = ModelPolicy(load_backend(backend_name, checkpoint))
+    rate = getattr(policies.get('model'), 'motion_rate', MOTION_RATE)
+    every = round(MOTION_RATE / rate)
+    warm = int(round(warmup_s * rate))
+    joint_map = JointMap()
+    rows: dict[str, dict[str, list]] = {}
     windows: dict[str, list] = {}
     curves: dict[str, list] = {}
-    example_traces = None
-    for session_id in dataset.held_out:
-        session = dataset.session(session_id)
-        frames = len(load_features(dataset, session_id, next(iter(session.participants)))
-                     ['poses'])
-        segments = listener_segments(session, frames)
-        for seg, example in zip(segments, build_examples(dataset, segments), strict=False):
-            example.speaker_poses = load_features(dataset, session_id, seg.speaker)['poses'][
-                seg.start:seg.start + seg.frames].astype(np.float64)
-            systems = {'reference': example.poses.astype(np.float64),
-                       **_systems(example, warmup, backend)}
-            reference = systems['reference'][warmup:]
-            speaker = example.speaker_poses[warmup:]
-            ref_nods = measures.nod_times(reference, RATE)
-            for name, poses in systems.items():
-                poses = poses[warmup:]
-                row = per_system.setdefault(name, {})
-                for key, value in measures.pose_errors(poses, reference).items():
-                    row.setdefault(key, []).append(value)
-                for key, value in measures.motion_statistics(poses, RATE).items():
-                    row.setdefault(key, []).append(value)
-                row.setdefault('diversity_deg', []).append(measures.diversity(poses))
-                row.setdefault('rpcc', []).append(measures.rpcc(poses, reference, speaker,
-                                                                RATE))
-                f1 = measures.event_f1(measures.nod_times(poses, RATE), ref_nods, tolerance_s)
-                row.setdefault('nod_f1', []).append(f1['f1'])
-                row.setdefault('nods_per_min', []).append(
-                    60 * len(measures.nod_times(poses, RATE)) * RATE / len(poses))
-                windows.setdefault(name, []).append(measures.motion_windows(poses, RATE))
-                lags, curve = measures.cross_correlation(poses, speaker, RATE)
-                curves.setdefault(name, []).append(curve)
-            if example_traces is None:
-                example_traces = {k: v[:, 0].tolist() for k, v in systems.items()}
-    if not per_system:
-        raise ValueError('the held-out sessions contain no listener segment of 6 s or more')
+    nods = {}
+    checks = {name: {'steps': 0, 'within': 0, 'nonfinite': 0, 'drift': 0.0, 'after': []}
+              for name in policies}
+    seconds = 0.0
+    example = None
+    population = np.concatenate([r.listener_poses[::every] for r in recordings]).mean(axis=0)
+    for rec in recordings:
+        reference = rec.listener_poses[::every].astype(np.float64)
+        speaker = rec.speaker_poses[::every].astype(np.float64)
+        anchor = reference[:warm].mean(axis=0)
+        systems = {'reference': reference,
+                   'still head': np.tile(anchor, (len(reference), 1)),
+                   'mean pose': np.tile(population, (len(reference), 1)),
+                   'copy the speaker': anchor + speaker[:len(reference)]
+                   - speaker[:warm].mean(axis=0)}
+        for name, policy in policies.items():
+            relative, raw, _, neutral = rollout(policy, rec, warmup_s)
+            systems[name] = neutral + relative
+            counts = limit_checks(raw, joint_map)
+            check = checks[name]
+            check['steps'] += counts[0]
+            check['within'] += counts[1]
+            check['nonfinite'] += counts[2]
+            check['drift'] = max(check['drift'], drift_deg(relative, rate))
+            if rec.speaking is not None:
+                events = measures.nod_events(relative[warm:], rate) + warm / rate
+                check['after'] += list(measures.after_pause(events[:, 0],
+                                                            pauses_of(rec)))
+        frames = min(len(p) for p in systems.values())
+        reference, speaker = reference[warm:frames], speaker[warm:frames]
+        seconds += len(reference) / rate
+        reference_nods = measures.nod_events(reference, rate)[:, 1]
+        for name, poses in systems.items():
+            poses = poses[warm:frames]
+            row = rows.setdefault(name, {})
+            for key, value in _measures(poses, reference, speaker, rate).items():
+                row.setdefault(key, []).append(value)
+            row.setdefault('nods', []).append(len(measures.nod_events(poses, rate)))
+            nods.setdefault(name, NodScore(tolerance_s)).add(
+                measures.nod_events(poses, rate)[:, 1], reference_nods, len(poses) / rate)
+            windows.setdefault(name, []).append(measures.motion_windows(poses, rate))
+            lags, curve = measures.cross_correlation(poses, speaker, rate)
+            curves.setdefault(name, []).append(curve)
+        if example is None:
+            example = {k: v[:frames, 0].tolist() for k, v in systems.items()}
     reference_windows = np.concatenate(windows['reference'])
     results = {}
-    for name, row in per_system.items():
-        results[name] = {k: float(np.mean(v)) for k, v in row.items()}
-        results[name]['fd'] = measures.frechet_distance(np.concatenate(windows[name]),
-                                                        reference_windows)
-    return {'systems': results, 'segments': len(curves['reference']),
-            'tolerance_s': tolerance_s,
+    for name, row in rows.items():
+        values = {k: float(np.mean(v)) for k, v in row.items() if k != 'nods'}
+        values['nods_per_min'] = 60.0 * sum(row['nods']) / seconds
+        values['nod_f1'] = nods[name].result()['f1']
+        values['fd'] = measures.frechet_distance(np.concatenate(windows[name]),
+                                                 reference_windows)
+        if name in checks:
+            check = checks[name]
+            values.update({'within_limits': check['within'] / max(check['steps'], 1),
+                           'nonfinite_steps': check['nonfinite'], 'drift_deg': check['drift'],
+                           'nods_after_pause': (float(np.mean(check['after']))
+                                                if check['after'] else float('nan'))})
+        results[name] = values
+    if teacher_forced and checkpoint:
+        results[TEACHER_FORCED] = teacher_forced_errors(dataset, checkpoint, warmup_s)
+    return {'mode': 'closed loop', 'systems': results, 'recordings': len(recordings),
+            'minutes': seconds / 60.0, 'rate_hz': rate, 'tolerance_s': tolerance_s,
             'cross_correlation': {'lags_s': lags.tolist(),
-                                  **{k: np.mean(v, axis=0).tolist()
-                                     for k, v in curves.items()}},
-            'example_pitch': example_traces}
+                                  **{k: np.mean(v, axis=0).tolist() for k, v in curves.items()}},
+            'example_pitch': example}
 
 
-COLUMNS = [('l1_pitch_deg', 'L1 pitch (deg)'), ('l1_yaw_deg', 'L1 yaw'), ('l1_roll_deg',
-           'L1 roll'), ('speed_mean', 'speed (deg/s)'), ('fd', 'FD'), ('diversity_deg',
-           'diversity (deg)'), ('rpcc', 'rPCC'), ('nod_f1', 'nod F1'),
-           ('nods_per_min', 'nods/min')]
+def teacher_forced_errors(dataset, checkpoint, warmup_s: float = 1.0) -> dict:
+    """Pose L1 of the model's next-frame prediction given the real listener's past, over the
+    held-out listener segments: what the training loss sees, not what a robot does."""
+    import torch
+
+    from lhg_ros.data.extract import load_features
+    from lhg_ros.data.segments import listener_segments
+    from lhg_ros.model.checkpoint import load_checkpoint
+    from lhg_ros.training.trainer import build_examples, collate, motion_features_torch
+
+    model, _ = load_checkpoint(checkpoint)
+    c = model.config
+    warm = int(round(warmup_s * c.motion_rate))
+    errors: dict[str, list] = {}
+    for session_id in dataset.held_out:
+        session = dataset.session(session_id)
+        frames = len(load_features(dataset, session_id,
+                                   next(iter(session.participants)))['poses'])
+        examples = build_examples(dataset, listener_segments(session, frames), c)
+        for example in examples:
+            audio, speaker, poses, targets, mask = collate([example], c, warm)
+            with torch.no_grad():
+                predicted = model(audio, speaker, motion_features_torch(poses))
+            keep = mask[0, :, 0]
+            for key, value in measures.pose_errors(predicted[0, keep, 0].numpy(),
+                                                   targets[0, keep, 0].numpy()).items():
+                errors.setdefault(key, []).append(value)
+    values = {k: float(np.mean(v)) for k, v in errors.items()}
+    values['l1_deg'] = float(np.mean([values[f'l1_{a}_deg'] for a in measures.ANGLES]))
+    return values
+
+
+COLUMNS = [('l1_deg', 'L1 (deg)'), ('l1_pitch_deg', 'L1 pitch'), ('speed_mean', 'speed (deg/s)'),
+           ('fd', 'FD'), ('diversity_deg', 'diversity (deg)'), ('rpcc', 'rPCC'),
+           ('nod_f1', 'nod F1'), ('nods_per_min', 'nods/min'),
+           ('nods_after_pause', 'nods after a pause'), ('within_limits', 'within limits'),
+           ('nonfinite_steps', 'non-finite'), ('drift_deg', 'drift (deg)')]
+
+
+def _cell(values: dict, key: str) -> str:
+    value = values.get(key)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return '-'
+    if key in ('within_limits', 'nods_after_pause'):
+        return f'{100 * value:.0f}%'
+    if key == 'nonfinite_steps':
+        return str(int(value))
+    return f'{value:.3f}' if key in ('rpcc', 'nod_f1') else f'{value:.2f}'
 
 
 def table_rows(report: dict) -> list[list[str]]:
-    return [[name, *(f"{values[key]:.3f}" for key, _ in COLUMNS)]
+    return [[name, *(_cell(values, key) for key, _ in COLUMNS)]
             for name, values in report['systems'].items()]
 
 
@@ -118,16 +198,22 @@ def write_report(report: dict, out: Path) -> list[Path]:
     headers = ['system', *(label for _, label in COLUMNS)]
     lines = ['| ' + ' | '.join(headers) + ' |', '|' + '---|' * len(headers)]
     lines += ['| ' + ' | '.join(row) + ' |' for row in table_rows(report)]
+    note = (f"\n\n`{TEACHER_FORCED}`: the next frame predicted from the real listener's past "
+            "(what training sees); every other row is closed loop."
+            if TEACHER_FORCED in report['systems'] else '')
     (out / 'report.md').write_text(
-        f"# Listener evaluation\n\n{report['segments']} held-out listener segments; measures "
-        f"after the 1 s warm-up; nod F1 at +-{1000 * report['tolerance_s']:.0f} ms.\n\n"
-        + '\n'.join(lines) + '\n\n![cross-correlation](cross_correlation.png)\n'
+        f"# Listener evaluation (closed loop)\n\n{report['recordings']} held-out recordings, "
+        f"{report['minutes']:.1f} min at {report['rate_hz']:g} Hz; each policy feeds on its "
+        f"own output after a 1 s warm-up with the real listener. Measures after the warm-up; "
+        f"nod F1 at +-{1000 * report['tolerance_s']:.0f} ms, pooled over all recordings.\n\n"
+        + '\n'.join(lines) + note + '\n\n![cross-correlation](cross_correlation.png)\n'
         '![pitch](trajectories.png)\n')
     plt = pyplot()
     cc = report['cross_correlation']
     fig, ax = plt.subplots(figsize=(7, 4))
-    for name in report['systems']:
-        ax.plot(cc['lags_s'], cc[name], label=name, lw=2.0 if name == 'reference' else 1.2)
+    for name in cc:
+        if name != 'lags_s':
+            ax.plot(cc['lags_s'], cc[name], label=name, lw=2.0 if name == 'reference' else 1.2)
     ax.axvline(0, color='k', lw=0.6)
     ax.set_xlabel('lag (s): positive = listener after speaker')
     ax.set_ylabel('cross-correlation of angular speed')
@@ -135,14 +221,16 @@ def write_report(report: dict, out: Path) -> list[Path]:
     fig.tight_layout()
     fig.savefig(out / 'cross_correlation.png', dpi=100)
     plt.close(fig)
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig, ax = plt.subplots(figsize=(10, 4))
+    rate = report['rate_hz']
     for name, pitch in report['example_pitch'].items():
-        ax.plot(np.arange(len(pitch)) / RATE, np.degrees(pitch), label=name,
-                lw=2.0 if name == 'reference' else 1.0)
+        if name in ('reference', 'rules', 'model', 'still head'):
+            ax.plot(np.arange(len(pitch)) / rate, np.degrees(pitch), label=name,
+                    lw=2.0 if name == 'reference' else 1.0)
     ax.axvspan(0, 1.0, color='grey', alpha=0.15, label='warm-up')
     ax.set_xlabel('time (s)')
     ax.set_ylabel('listener pitch (deg, + = down)')
-    ax.legend(fontsize=8, ncol=3)
+    ax.legend(fontsize=8, ncol=4)
     fig.tight_layout()
     fig.savefig(out / 'trajectories.png', dpi=100)
     plt.close(fig)

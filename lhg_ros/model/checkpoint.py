@@ -31,15 +31,11 @@ def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
     return stem.with_suffix('.safetensors'), stem.with_suffix('.json')
 
 
-def save_checkpoint(model: ListenerModel, path: str | Path, joint_mapping: dict | None = None,
-                    metadata: dict | None = None) -> Path:
-    """Write weights and sidecar; returns the weights path."""
-    from safetensors.torch import save_file
-
-    weights, sidecar = checkpoint_paths(path)
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, str(weights), metadata={'format': FORMAT})
+def sidecar_info(model: ListenerModel, joint_mapping: dict | None = None,
+                 metadata: dict | None = None, speaker_neutral=None) -> dict:
+    """The JSON sidecar of ``model``: format, config, normalisation, rates and metadata;
+    ``speaker_neutral`` (6,) is the speaker's mean pose in the training data, which the
+    runtime eases the speaker input to when the face is lost."""
     c = model.config
     info = {
         'format': FORMAT,
@@ -56,6 +52,27 @@ def save_checkpoint(model: ListenerModel, path: str | Path, joint_mapping: dict 
         'joint_mapping': joint_mapping or {},
         'metadata': metadata or {},
     }
+    if speaker_neutral is not None:
+        info['speaker_neutral'] = [float(v) for v in speaker_neutral]
+    # The listener pose the model's outputs are read against: its training listeners' mean.
+    info['listener_neutral'] = [float(v) for v in model.pose_center.cpu().numpy()]
+    return info
+
+
+def save_checkpoint(model: ListenerModel, path: str | Path, joint_mapping: dict | None = None,
+                    metadata: dict | None = None, speaker_neutral=None,
+                    dtype: torch.dtype = torch.float32) -> Path:
+    """Write weights (parameters as ``dtype``: float16 halves the file; buffers such as the
+    normalisation stay float32) and sidecar; returns the weights path."""
+    from safetensors.torch import save_file
+
+    weights, sidecar = checkpoint_paths(path)
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    parameters = dict(model.named_parameters())
+    tensors = {k: v.detach().cpu().to(dtype if k in parameters else v.dtype).contiguous()
+               for k, v in model.state_dict().items()}
+    save_file(tensors, str(weights), metadata={'format': FORMAT})
+    info = sidecar_info(model, joint_mapping, metadata, speaker_neutral)
     sidecar.write_text(json.dumps(info, indent=2))
     return weights
 
@@ -113,7 +130,11 @@ def load_checkpoint(path: str | Path, device: str | torch.device = 'cpu'
             wrong and f'shape mismatch {", ".join(wrong[:5])}']))
         raise CheckpointError(f'{weights} does not match its config in {sidecar.name}: '
                               f'{details}')
-    model.load_state_dict(tensors)
+    bad = [k for k, v in tensors.items() if not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f'{weights} holds non-finite weights ({", ".join(bad[:3])}); '
+                              'the training run diverged: use an earlier checkpoint')
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
     norm = info['normalization']
     try:
         audio, motion = (FeatureStats.from_dict(norm[k]) for k in ('audio', 'motion'))

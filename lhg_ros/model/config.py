@@ -7,6 +7,8 @@ from lhg_ros.features.audio import FEATURE_DIM as AUDIO_DIM
 from lhg_ros.features.audio import FRAME_RATE as AUDIO_RATE
 from lhg_ros.features.motion import MOTION_DIM, MOTION_RATE, POSE_DIM
 
+LISTENER_INPUTS = ('motion', 'pose', 'none')
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -25,12 +27,31 @@ class ModelConfig:
     motion_rate: float = MOTION_RATE
     audio_window_s: float = 2.0  # how far back cross-attention sees the speech
     motion_window_s: float = 2.0  # how far back R sees the fused speaker stream
+    # One more audio input column: the voice activity decision (1 speaking, 0 not) that the
+    # node gets on is_speaking, so the model need not learn a VAD from the FBank.
+    voice_activity: bool = False
+    # Listener poses relative to the listener's own resting pose (the mean of the first
+    # warm-up second in training; neutral on a robot) instead of absolute: the model then
+    # learns that a listener returns to rest, rather than to copy whatever posture it fed
+    # itself, which in closed loop walks away.
+    relative_to_rest: bool = False
+    # What the R stack gets of the listener's own past motion: 'motion' (pose and its causal
+    # differences, the paper), 'pose' (the pose, differences zeroed) or 'none' (nothing: the
+    # head's course lives in R's LSTM state, and closed loop equals teacher forcing).
+    listener_input: str = 'motion'
 
     def __post_init__(self):
         ratio = self.audio_rate / self.motion_rate
         problems = []
+        if self.motion_rate <= 0 or abs(MOTION_RATE / self.motion_rate
+                                        - round(MOTION_RATE / self.motion_rate)) > 1e-9:
+            problems.append(f'motion_rate must divide the {MOTION_RATE:g} Hz of extracted motion '
+                            f'features, got {self.motion_rate}')
         if abs(ratio - round(ratio)) > 1e-9 or ratio < 1:
             problems.append(f'audio_rate / motion_rate must be a whole number, got {ratio}')
+        if self.listener_input not in LISTENER_INPUTS:
+            problems.append(f"listener_input must be one of {', '.join(LISTENER_INPUTS)}, got "
+                            f'{self.listener_input!r}')
         if self.d_model % self.heads:
             problems.append(f'd_model {self.d_model} is not divisible by heads {self.heads}')
         for name in ('d_model', 'j_layers', 'q_layers', 'r_layers', 'ffn_bottleneck', 'heads',
@@ -42,6 +63,11 @@ class ModelConfig:
             problems.append('attention windows must hold at least one frame')
         if problems:
             raise ValueError('invalid model config: ' + '; '.join(problems))
+
+    @property
+    def audio_input_dim(self) -> int:
+        """Columns of the model's audio input: the features, then voice activity if used."""
+        return self.audio_dim + int(self.voice_activity)
 
     @property
     def audio_per_motion(self) -> int:
@@ -78,14 +104,20 @@ class ModelConfig:
 
 PRESETS = {
     # The paper: J = Q = R = 12 blocks, 1,024 units, 256-unit feed-forward bottleneck; ~0.5 B.
+    # Its timing too: motion at 12.5 Hz, three 80 ms frames (0.24 s) per step.
     'paper': ModelConfig(d_model=1024, j_layers=12, q_layers=12, r_layers=12,
-                         ffn_bottleneck=256, heads=16),
+                         ffn_bottleneck=256, heads=16, motion_rate=12.5),
     # Jetson Orin class, real time on GPU, ~40 M.
     'base': ModelConfig(d_model=512, j_layers=4, q_layers=4, r_layers=4, ffn_bottleneck=128,
                         heads=8),
     # CPU and small Jetsons, ~10 M.
     'small': ModelConfig(d_model=256, j_layers=4, q_layers=4, r_layers=4, ffn_bottleneck=64,
                          heads=4),
+    # The shipped starter model: ~1.3 M; sees the voice activity decision; poses relative to
+    # the listener's rest; no fed-back motion (see lhg_ros.training.trainer).
+    'compact': ModelConfig(d_model=128, j_layers=2, q_layers=2, r_layers=2, ffn_bottleneck=64,
+                           heads=4, voice_activity=True, relative_to_rest=True,
+                           listener_input='none'),
     # Tests and smoke runs.
     'tiny': ModelConfig(d_model=64, j_layers=2, q_layers=2, r_layers=2, ffn_bottleneck=32,
                         heads=4),

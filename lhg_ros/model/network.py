@@ -20,14 +20,20 @@ self-attention of a Transformer (uni-directional, hence causal). Cross-attention
 window of the past (``audio_window_s``, ``motion_window_s``), with a learned bias per head for
 how far back each key lies, so a step costs the same however long the conversation has run.
 
-Each motion token t predicts the listener's poses at t+1, t+2, t+3 (``frames_per_step``), as
-offsets from its pose at t. A streaming step consumes three motion frames (and the twelve
-audio frames that start within them) and returns the prediction of its last token: the next
-three frames. Motion token t sees audio frames up to 4t+3, those that start within it.
+Each motion token t predicts the listener's poses at t+1, t+2, t+3 (``frames_per_step``) as
+bounded poses around the training listeners' mean pose: ``center + bound * tanh(head)``,
+with ``center`` and ``bound`` per degree of freedom fitted to the training data. Not as
+offsets from the pose at t: offsets add up in closed loop, where the model feeds on its own
+output, and a small bias per step became a drift of hundreds of degrees; a bounded pose
+cannot drift, and is within the range the training listeners used whatever the input. A
+streaming step consumes three motion frames (and the twelve audio frames that start within
+them) and returns the prediction of its last token: the next three frames. Motion token t
+sees audio frames up to 4t+3, those that start within it.
 """
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -113,7 +119,7 @@ class ListenerModel(nn.Module):
         super().__init__()
         self.config = c = config
         d = c.d_model
-        self.embed_audio = nn.Linear(c.audio_dim, d)
+        self.embed_audio = nn.Linear(c.audio_input_dim, d)
         self.embed_speaker = nn.Linear(c.motion_dim, d)
         self.embed_listener = nn.Linear(c.motion_dim, d)
         self.j_blocks = nn.ModuleList(Block(c, ()) for _ in range(c.j_layers))
@@ -122,11 +128,17 @@ class ListenerModel(nn.Module):
                                       for _ in range(c.r_layers))
         self.j_norm, self.q_norm, self.r_norm = (nn.LayerNorm(d) for _ in range(3))
         self.head = nn.Linear(d, c.frames_per_step * c.pose_dim)
+        with torch.no_grad():  # start at the mean pose, not at random poses across the bound
+            self.head.weight.mul_(0.1)
+            self.head.bias.zero_()
         # Feature normalisation, saved with the weights (set from training statistics).
-        self.register_buffer('audio_mean', torch.zeros(c.audio_dim))
-        self.register_buffer('audio_std', torch.ones(c.audio_dim))
+        self.register_buffer('audio_mean', torch.zeros(c.audio_input_dim))
+        self.register_buffer('audio_std', torch.ones(c.audio_input_dim))
         self.register_buffer('motion_mean', torch.zeros(c.motion_dim))
         self.register_buffer('motion_std', torch.ones(c.motion_dim))
+        # Predicted poses lie within pose_bound of pose_center (the listeners' mean pose).
+        self.register_buffer('pose_center', torch.zeros(c.pose_dim))
+        self.register_buffer('pose_bound', torch.full((c.pose_dim,), 4.0))
         # Streaming caches hold the window plus the frames a step adds before its last query.
         f, ratio = c.frames_per_step, c.audio_per_motion
         self.audio_cache = c.audio_window + (f - 1) * ratio
@@ -141,22 +153,52 @@ class ListenerModel(nn.Module):
                              persistent=False)
 
     # -- normalisation -------------------------------------------------------------------
-    def set_normalization(self, audio_mean, audio_std, motion_mean, motion_std) -> None:
+    def set_normalization(self, audio_mean, audio_std, motion_mean, motion_std,
+                          pose_center=None, pose_bound=None) -> None:
+        """Feature statistics of the training data; the listeners' mean pose ``pose_center``
+        (6,) defaults to the motion mean, ``pose_bound`` (6,) to four standard deviations."""
+        n = self.config.pose_dim
+        if pose_center is None:
+            pose_center = np.asarray(motion_mean, dtype=np.float64)[:n]
+        if pose_bound is None:
+            pose_bound = 4.0 * np.asarray(motion_std, dtype=np.float64)[:n]
         for name, value in (('audio_mean', audio_mean), ('audio_std', audio_std),
-                            ('motion_mean', motion_mean), ('motion_std', motion_std)):
-            getattr(self, name).copy_(torch.as_tensor(value, dtype=torch.float32))
+                            ('motion_mean', motion_mean), ('motion_std', motion_std),
+                            ('pose_center', pose_center), ('pose_bound', pose_bound)):
+            getattr(self, name).copy_(torch.as_tensor(np.asarray(value), dtype=torch.float32))
 
-    def _poses(self, listener_norm, hidden):
-        """Predicted poses (..., F, 6) in radians/metres: offsets from the current pose."""
+    def _r_input(self, listener, audio_memory, speaker_memory):
+        """What R runs over, per motion token: the listener's own motion embedded, or, with
+        ``listener_input`` 'none', the speaker's state itself: Q's output plus J's output at
+        the token's last audio frame, so R's LSTM follows the speech (how long since it
+        stopped) without having to find it by attention first."""
+        if self.config.listener_input == 'none':
+            per = self.config.audio_per_motion
+            return speaker_memory + audio_memory[:, per - 1::per]
+        return self.embed_listener(self._listener_features(listener))
+
+    def _listener_features(self, listener):
+        """The normalised listener input, as much of it as ``listener_input`` lets through."""
+        kind = self.config.listener_input
+        if kind == 'none':
+            listener = torch.zeros_like(listener)
+        elif kind == 'pose':
+            listener = torch.cat([listener[..., :self.config.pose_dim],
+                                  torch.zeros_like(listener[..., self.config.pose_dim:])], -1)
+        normalised = (listener - self.motion_mean) / self.motion_std
+        return torch.zeros_like(normalised) if kind == 'none' else normalised
+
+    def _poses(self, hidden):
+        """Predicted poses (..., F, 6) in radians/metres, within ``pose_bound`` of
+        ``pose_center``."""
         c = self.config
-        delta = self.head(self.r_norm(hidden)).unflatten(-1, (c.frames_per_step, c.pose_dim))
-        current = listener_norm[..., :c.pose_dim].unsqueeze(-2)
-        pose_std, pose_mean = self.motion_std[:c.pose_dim], self.motion_mean[:c.pose_dim]
-        return (current + delta) * pose_std + pose_mean
+        raw = self.head(self.r_norm(hidden)).unflatten(-1, (c.frames_per_step, c.pose_dim))
+        return self.pose_center + self.pose_bound * torch.tanh(raw)
 
     # -- whole sequences -----------------------------------------------------------------
     def forward(self, audio, speaker, listener):
-        """Teacher-forced pass over aligned sequences: audio (B, 4T, 81), speaker and listener
+        """Teacher-forced pass over aligned sequences: audio (B, 4T, 81 or 82 with voice
+        activity), speaker and listener
         motion (B, T, 18) -> predicted listener poses (B, T, 3, 6): token t predicts frames
         t+1 .. t+3."""
         c = self.config
@@ -183,14 +225,13 @@ class ListenerModel(nn.Module):
             x, _ = block(x, None, [(k, v, audio_recency, audio_blocked)])
         speaker_memory = self.q_norm(x)
 
-        listener_norm = (listener - self.motion_mean) / self.motion_std
-        x = self.embed_listener(listener_norm)
+        x = self._r_input(listener, audio_memory, speaker_memory)
         for block in self.r_blocks:
             memories = [(*block.cross[0].project(audio_memory), audio_recency, audio_blocked),
                         (*block.cross[1].project(speaker_memory), speaker_recency,
                          speaker_blocked)]
             x, _ = block(x, None, memories)
-        return self._poses(listener_norm, x)
+        return self._poses(x)
 
     # -- streaming -----------------------------------------------------------------------
     def state_shapes(self, batch: int = 1) -> dict[str, tuple[int, ...]]:
@@ -224,7 +265,8 @@ class ListenerModel(nn.Module):
                 for name, shape in self.state_shapes(batch).items()}
 
     def step(self, audio, speaker, listener, state):
-        """One real-time step: audio (B, 12, 81), speaker and listener motion (B, 3, 18) of the
+        """One real-time step: audio (B, 12, audio_input_dim), speaker and listener motion
+        (B, 3, 18) of the
         last three motion frames -> (poses of the next three frames (B, 3, 6), new state).
         The output equals :meth:`forward` at the last token of the step."""
         c = self.config
@@ -264,14 +306,13 @@ class ListenerModel(nn.Module):
                                        self.step_audio_recency, audio_blocked)])
         speaker_memory = self.q_norm(x)
 
-        listener_norm = (listener - self.motion_mean) / self.motion_std
-        x = run(self.r_blocks, self.embed_listener(listener_norm), 'r',
+        x = run(self.r_blocks, self._r_input(listener, audio_memory, speaker_memory), 'r',
                 lambda layer, block: [
                     (*cached('r_audio', layer, block.cross[0], audio_memory),
                      self.step_audio_recency, audio_blocked),
                     (*cached('r_speaker', layer, block.cross[1], speaker_memory),
                      self.step_speaker_recency, speaker_blocked)])
-        return self._poses(listener_norm[:, -1], x[:, -1]), new
+        return self._poses(x[:, -1]), new
 
 
 def count_parameters(model: nn.Module) -> int:

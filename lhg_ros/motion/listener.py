@@ -16,6 +16,7 @@ import numpy as np
 
 from lhg_ros.features.audio import FEATURE_DIM, STATIC_DIM
 from lhg_ros.features.motion import POSE_DIM, MotionFeatureStream
+from lhg_ros.motion.speech import EnergySpeechDetector
 
 SILENCE_LOG = math.log(float(np.finfo(np.float32).eps))  # Kaldi's floor: -15.94
 
@@ -29,23 +30,66 @@ def silence_features(rows: int) -> np.ndarray:
 
 class ModelPolicy:
     """A backend's model as a policy: poses relative to the training data's mean listener
-    pose, which is taken as neutral."""
+    pose, which is taken as neutral (for ``relative_to_rest`` models: relative to the
+    listener's rest, which is neutral on a robot).
 
-    def __init__(self, backend):
+    What the model sees: the speaker's features, the speaker's motion (with the speaker's mean
+    pose of the training data as the neutral it eases to when the face is lost) and, for
+    models trained with it, the voice activity decision per frame: the node's is_speaking when
+    known, else an energy detector on the features (a fallback the model was not trained on).
+
+    Guard rails: a prediction that is not finite is counted, the model state is reset (it may
+    hold the NaN), and the last good pose is held for ``hold_steps`` steps, then neutral.
+    """
+
+    def __init__(self, backend, hold_steps: int = 4):
         self.backend = backend
         c = backend.config
+        self.name = 'model'
         self.frames_per_step, self.audio_per_motion = c.frames_per_step, c.audio_per_motion
-        motion = backend.info['normalization']['motion']['mean']
-        self.neutral_pose = np.asarray(motion[:POSE_DIM], dtype=np.float64)
-        self.speaker_neutral = self.neutral_pose  # one set of motion statistics for both
+        self.motion_rate = c.motion_rate
+        self.uses_voice_activity = c.voice_activity
+        info = backend.info
+        motion = info['normalization']['motion']['mean']
+        self.neutral_pose = np.asarray(info.get('listener_neutral', motion[:POSE_DIM]),
+                                       dtype=np.float64)
+        self.relative_to_rest = c.relative_to_rest
+        self.speaker_neutral = np.asarray(info.get('speaker_neutral', motion[:POSE_DIM]),
+                                          dtype=np.float64)
+        self.hold_steps = hold_steps
+        self.nonfinite_predictions = 0
         self.reset()
 
     def reset(self) -> None:
         self._state = self.backend.initial_state()
+        self._detector = EnergySpeechDetector()
+        self._held = np.zeros((self.frames_per_step, POSE_DIM))
+        self._bad_steps = 0
+
+    def _voice_column(self, audio: np.ndarray, speaking) -> np.ndarray:
+        if speaking is None:
+            flags = [self._detector.update(float(p)) for p in audio[:, 0]]
+        else:
+            flags = np.repeat(np.broadcast_to(np.asarray(speaking, dtype=bool),
+                                              (self.frames_per_step,)), self.audio_per_motion)
+        return np.asarray(flags, dtype=np.float32)[:, None]
 
     def step(self, audio, speaker, listener, speaking=None) -> np.ndarray:
+        if self.uses_voice_activity:
+            audio = np.concatenate([audio, self._voice_column(audio, speaking)], axis=1)
         poses, self._state = self.backend.step(audio, speaker, listener, self._state)
-        return poses - self.neutral_pose
+        relative = np.asarray(poses, dtype=np.float64) - self.neutral_pose
+        self.last_raw = relative
+        if np.isfinite(relative).all():
+            self._bad_steps = 0
+            self._held = relative
+            return relative
+        self.nonfinite_predictions += 1
+        self._bad_steps += 1
+        self._state = self.backend.initial_state()
+        if self._bad_steps > self.hold_steps:
+            return np.zeros_like(self._held)
+        return np.tile(self._held[-1], (self.frames_per_step, 1))
 
 
 class StreamAligner:
@@ -98,21 +142,34 @@ class StreamAligner:
 class ListenerRuntime:
     """Frames in, listener poses out: every ``frames_per_step`` frames the policy predicts the
     next ones. During the first ``warmup_s`` the policy runs (building its state) but the
-    listener stays at neutral, as the paper's model is warmed up before it speaks."""
+    listener stays at neutral, as the paper's model is warmed up before it speaks; offline,
+    ``warmup_poses`` (relative to neutral) can be the real listener's poses of that time
+    instead, as in the paper's evaluation."""
 
-    def __init__(self, policy, warmup_s: float = 1.0, motion_rate: float = 25.0):
+    def __init__(self, policy, warmup_s: float = 1.0, motion_rate: float | None = None,
+                 warmup_poses: np.ndarray | None = None):
         self.policy = policy
-        self.rate = motion_rate
-        self.warmup_frames = int(round(warmup_s * motion_rate))
+        self.rate = motion_rate or getattr(policy, 'motion_rate', 25.0)
+        self.warmup_frames = int(round(warmup_s * self.rate))
+        self.warmup_poses = None if warmup_poses is None else np.asarray(warmup_poses, float)
         self.reset()
 
     def reset(self) -> None:
         self.policy.reset()
         self.frames = 0
-        self._audio, self._speaker = [], []
+        self._audio, self._speaker, self._speaking = [], [], []
         self._speaker_features = MotionFeatureStream()
         self._listener_features = MotionFeatureStream()
-        self._next_relative = np.zeros((self.policy.frames_per_step, POSE_DIM))
+        self._next_relative = self._warmup(0)
+
+    def _warmup(self, first: int) -> np.ndarray:
+        """Relative poses of frames first .. first + frames_per_step during the warm-up."""
+        f = self.policy.frames_per_step
+        out = np.zeros((f, POSE_DIM))
+        if self.warmup_poses is not None:
+            part = self.warmup_poses[first:first + f]
+            out[:len(part)] = part
+        return out
 
     def push(self, audio: np.ndarray, speaker_pose: np.ndarray,
              speaking: bool | None = None) -> np.ndarray | None:
@@ -121,6 +178,7 @@ class ListenerRuntime:
         voice activity decision, when one is known."""
         self._audio.append(audio)
         self._speaker.append(speaker_pose)
+        self._speaking.append(speaking)
         self.frames += 1
         f = self.policy.frames_per_step
         if len(self._speaker) < f:
@@ -130,9 +188,10 @@ class ListenerRuntime:
         # The listener's input is what it did during these frames.
         executed = self.policy.neutral_pose + self._next_relative
         listener = self._listener_features.update(executed).astype(np.float32)
-        self._audio, self._speaker = [], []
-        relative = self.policy.step(audio, speaker, listener, speaking=speaking)
+        flags = None if any(s is None for s in self._speaking) else list(self._speaking)
+        self._audio, self._speaker, self._speaking = [], [], []
+        relative = self.policy.step(audio, speaker, listener, speaking=flags)
         if self.frames < self.warmup_frames:
-            relative = np.zeros_like(relative)
+            relative = self._warmup(self.frames)
         self._next_relative = np.asarray(relative, dtype=np.float64)
         return self._next_relative.copy()

@@ -17,6 +17,7 @@ class NodDetector:
         self.max_frames = int(max_duration_s * rate)
         self._history: deque = deque(maxlen=self.max_frames)
         self._cooldown = 0
+        self.last_nod_frames = 0  # frames from the start of the last nod to its completion
 
     def update(self, pitch: float) -> bool:
         self._history.append(pitch)
@@ -29,6 +30,11 @@ class NodDetector:
         rise = values[peak] - start_low
         fall = values[peak] - values[-1]
         if rise >= self.min_amplitude and fall >= 0.5 * rise and peak < len(values) - 1:
+            # The nod starts where the pitch last left its low on the way up (within a fifth of
+            # the rise), not at the low itself, which slow sway can put long before.
+            rising = values[:peak + 1]
+            start = int(np.flatnonzero(rising <= start_low + 0.2 * rise)[-1])
+            self.last_nod_frames = len(values) - 1 - start
             self._history.clear()
             self._cooldown = int(0.3 * self.rate)
             return True

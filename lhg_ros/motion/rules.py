@@ -12,8 +12,9 @@ It needs no checkpoint, so a robot moves sensibly from the first launch:
 * **Idle micro-motion**: slow, small, incommensurate sways of all three angles, so the head
   never freezes like a statue.
 
-Speech is detected from the features' log power against an adaptive noise floor, so the
-policy works from the audio stream alone. It does not copy the speaker's head.
+Without a voice activity decision from outside, speech is detected from the features' log
+power against an adaptive noise floor, so the policy works from the audio stream alone. It
+does not copy the speaker's head.
 """
 
 import math
@@ -21,13 +22,14 @@ import math
 import numpy as np
 
 from lhg_ros.features.motion import POSE_DIM
+from lhg_ros.motion.speech import EnergySpeechDetector
 
 PITCH, YAW, ROLL = 0, 1, 2
-DIGITAL_SILENCE = -15.0  # log power of all-zero frames is -15.9 (Kaldi's floor)
 
 
 class RuleListener:
     neutral_pose = np.zeros(POSE_DIM)  # its poses are relative to neutral already
+    name = 'rules'
 
     def __init__(self, frames_per_step: int = 3, motion_rate: float = 25.0,
                  audio_per_motion: int = 4, min_speech_s: float = 0.8, pause_s: float = 0.25,
@@ -35,6 +37,7 @@ class RuleListener:
                  nod_duration_s: float = 0.5, idle_amplitude_rad: float = 0.012,
                  speech_margin: float = 3.0, seed: int = 0):
         self.frames_per_step, self.rate = frames_per_step, motion_rate
+        self.motion_rate = motion_rate
         self.audio_per_motion = audio_per_motion
         self.min_speech_s, self.pause_s, self.refractory_s = min_speech_s, pause_s, refractory_s
         self.nod_amplitude, self.nod_duration = nod_amplitude_rad, nod_duration_s
@@ -46,7 +49,7 @@ class RuleListener:
 
     def reset(self) -> None:
         self._t = 0.0  # seconds of conversation so far (motion frames / rate)
-        self._floor = self._peak = None  # adaptive noise floor and speech level (log power)
+        self._detector = EnergySpeechDetector(self.speech_margin)
         self._speech_run = 0.0  # seconds of the current stretch of speech (pauses < pause_s)
         self._silence_run = 0.0
         self._last_nod = -math.inf
@@ -56,20 +59,6 @@ class RuleListener:
         self._nod_repeats = 1
         self._loudness = 0.0
         self.nods: list[float] = []  # start times of the nods made, in seconds
-
-    def _speaking(self, log_power: float) -> bool:
-        """Speech = log power well above an adaptive noise floor. The floor falls quickly to
-        quiet frames and rises slowly; a peak level does the opposite; the threshold sits 30%
-        of the way up (at least ``speech_margin``). Digital silence (the log floor, which no
-        real microphone produces) says nothing about the room and is not learned from."""
-        if log_power <= DIGITAL_SILENCE:
-            return False
-        if self._floor is None:
-            self._floor = self._peak = log_power
-        self._floor += (0.3 if log_power < self._floor else 0.003) * (log_power - self._floor)
-        self._peak += (0.3 if log_power > self._peak else 0.002) * (log_power - self._peak)
-        threshold = self._floor + max(self.speech_margin, 0.3 * (self._peak - self._floor))
-        return log_power > threshold
 
     def _nod_offset(self, t: float) -> float:
         if self._nod_start is None:
@@ -81,23 +70,26 @@ class RuleListener:
         return self._nod_depth * math.sin(math.pi * (phase % 1.0)) ** 2
 
     def step(self, audio: np.ndarray, speaker=None, listener=None,
-             speaking: bool | None = None) -> np.ndarray:
+             speaking=None) -> np.ndarray:
         """audio (frames_per_step * 4, 81) features -> poses (frames_per_step, 6) of the next
         frames, in radians relative to neutral. ``speaking``: a voice activity decision from
-        outside (the is_speaking topic) that replaces the energy detector for this step.
+        outside (the is_speaking topic), one per frame or one for the step, that replaces the
+        energy detector.
         ``speaker``/``listener`` are not used."""
         poses = np.zeros((self.frames_per_step, POSE_DIM))
+        flags = None if speaking is None else np.broadcast_to(
+            np.asarray(speaking, dtype=bool), (self.frames_per_step,))
         for i in range(self.frames_per_step):
             frame_audio = audio[i * self.audio_per_motion:(i + 1) * self.audio_per_motion]
             # Every row updates the noise floor, so no short-circuit here.
-            row_flags = [self._speaking(float(p)) for p in frame_audio[:, 0]]
+            row_flags = [self._detector.update(float(p)) for p in frame_audio[:, 0]]
             energetic = any(row_flags)
             dt = 1.0 / self.rate
-            if energetic if speaking is None else speaking:
+            if energetic if flags is None else flags[i]:
                 self._speech_run += dt + (self._silence_run if self._silence_run < self.pause_s
                                           else 0.0)
                 self._silence_run = 0.0
-                level = float(frame_audio[:, 0].mean()) - (self._floor or 0.0)
+                level = float(frame_audio[:, 0].mean()) - (self._detector.floor or 0.0)
                 self._loudness += 0.1 * (level - self._loudness)
             else:
                 self._silence_run += dt

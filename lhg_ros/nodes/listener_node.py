@@ -35,9 +35,8 @@ from lhg_ros.nodes.common import (
     stamp_from_seconds,
 )
 
-POLICIES = ('rules', 'model')
-BACKENDS = ('onnxruntime', 'torch', 'tensorrt')
-MOTION_RATE = 25.0
+POLICIES = ('model', 'rules')
+BACKENDS = ('auto', 'onnxruntime', 'torch', 'tensorrt')
 
 
 class ListenerNode(LifecycleNode):
@@ -46,12 +45,12 @@ class ListenerNode(LifecycleNode):
     def __init__(self, **node_options):
         super().__init__(self.NODE_NAME, **node_options)
         self.p = {
-            'policy': declare(self, 'policy', 'rules', "'rules' (no checkpoint needed) or "
-                              "'model'", choices=POLICIES),
+            'policy': declare(self, 'policy', 'model', "'model' (the learned listener) or "
+                              "'rules' (the rule-based baseline)", choices=POLICIES),
             'checkpoint': declare(self, 'checkpoint', '', 'model checkpoint (.safetensors with '
-                                  'its .json) for policy model'),
-            'backend': declare(self, 'backend', 'onnxruntime', 'inference backend',
-                               choices=BACKENDS),
+                                  'its .json) for policy model; empty = the shipped model'),
+            'backend': declare(self, 'backend', 'auto', 'inference backend; auto = TensorRT '
+                               'with a GPU, else ONNX Runtime, else PyTorch', choices=BACKENDS),
             'device': declare(self, 'device', 'cpu', "torch backend device: 'cpu' or 'cuda'"),
             'control_rate': declare(self, 'control_rate', 50.0, 'joint command rate (Hz)',
                                     value_range=(5.0, 500.0)),
@@ -126,8 +125,7 @@ class ListenerNode(LifecycleNode):
         if self.p['trajectory_topic']:
             self._outputs['trajectory'] = self.create_lifecycle_publisher(
                 JointTrajectory, self.p['trajectory_topic'], qos_cmd)
-        self.get_logger().info(f"configured: policy {self.p['policy']}"
-                               + (f" on {self.p['backend']}" if self.policy_is_model else ''))
+        self.get_logger().info(f"configured: policy {self.p['policy']}")
         return TransitionCallbackReturn.SUCCESS
 
     @property
@@ -137,12 +135,18 @@ class ListenerNode(LifecycleNode):
     def _load_policy(self):
         if not self.policy_is_model:
             return RuleListener()
-        if not self.p['checkpoint']:
-            raise StartupError("policy 'model' needs the parameter checkpoint")
         from lhg_ros.backends import load_backend
+        from lhg_ros.backends.base import available_backend
+        from lhg_ros.models import resolve_checkpoint
 
-        options = {'device': self.p['device']} if self.p['backend'] == 'torch' else {}
-        return ModelPolicy(load_backend(self.p['backend'], self.p['checkpoint'], **options))
+        checkpoint = resolve_checkpoint(self.p['checkpoint'])
+        backend = (available_backend() if self.p['backend'] == 'auto'
+                   else self.p['backend'])
+        options = {'device': self.p['device']} if backend == 'torch' else {}
+        policy = ModelPolicy(load_backend(backend, checkpoint, **options))
+        self.get_logger().info(f'model {checkpoint} on {backend}')
+        self.backend_name, self.checkpoint_path = backend, str(checkpoint)
+        return policy
 
     def on_activate(self, state) -> TransitionCallbackReturn:
         if self.policy is None:
@@ -159,8 +163,9 @@ class ListenerNode(LifecycleNode):
         self.watchdog = Watchdog(self.p['watchdog_timeout_s'])
         self.nods = NodDetector(self.p['control_rate'])
         self.counters = {'malformed': 0, 'audio_messages': 0, 'poses': 0, 'steps': 0,
-                         'step_s': 0.0, 'step_max_s': 0.0}
+                         'step_s': 0.0, 'step_max_s': 0.0, 'nonfinite': 0, 'out_of_limits': 0}
         self.gate_open = True
+        self._reported_nonfinite = 0
         self._reset_stream()
         self._inputs = [
             self.create_subscription(Image, 'audio_features', self._on_audio, sensor_qos()),
@@ -206,9 +211,10 @@ class ListenerNode(LifecycleNode):
 
     def _reset_stream(self) -> None:
         neutral_speaker = getattr(self.policy, 'speaker_neutral', None)
-        self.aligner = StreamAligner(MOTION_RATE, hold_s=self.p['speaker_hold_s'],
+        self.rate = self.policy.motion_rate
+        self.aligner = StreamAligner(self.rate, hold_s=self.p['speaker_hold_s'],
                                      neutral_speaker=neutral_speaker)
-        self.runtime = ListenerRuntime(self.policy, self.p['warmup_s'], MOTION_RATE)
+        self.runtime = ListenerRuntime(self.policy, self.p['warmup_s'], self.rate)
         self.origin = None  # start of motion frame 0
         self.next_frame = 0
         self.schedule: dict[int, tuple[np.ndarray, float]] = {}
@@ -266,12 +272,13 @@ class ListenerNode(LifecycleNode):
             return  # nothing to listen to; the stream restarts when audio comes back
         ready_until = now - self.p['input_delay_s']
         speaking = self._fresh_speaking(now)
-        while self.origin + (self.next_frame + 1) / MOTION_RATE <= ready_until:
-            start = self.origin + self.next_frame / MOTION_RATE
+        while self.origin + (self.next_frame + 1) / self.rate <= ready_until:
+            start = self.origin + self.next_frame / self.rate
             audio, speaker = self.aligner.frame(start)
             began = time.perf_counter()
             poses = self.runtime.push(audio, speaker, speaking)
             if poses is not None:
+                self._check_prediction(poses)
                 elapsed = time.perf_counter() - began
                 self.counters['steps'] += 1
                 self.counters['step_s'] += elapsed
@@ -283,6 +290,22 @@ class ListenerNode(LifecycleNode):
         for frame in [f for f in self.schedule if f < self.next_frame - 50]:
             del self.schedule[frame]
 
+    def _check_prediction(self, poses: np.ndarray) -> None:
+        """Count and report (throttled) predictions that are not finite or would leave the
+        joint limits; the policy holds then returns to neutral on the first, the limiter
+        clamps the second."""
+        raw = getattr(self.policy, 'last_raw', poses)
+        if not np.isfinite(raw).all():
+            self.counters['nonfinite'] += 1
+            self.get_logger().warning('the model predicted a non-finite pose: holding, then '
+                                      'neutral', throttle_duration_sec=5.0)
+            return
+        targets = np.array([self.joint_map.targets(p) for p in raw])
+        if ((targets < self.joint_map.lower) | (targets > self.joint_map.upper)).any():
+            self.counters['out_of_limits'] += 1
+            self.get_logger().warning('the policy asked for a pose outside the joint limits; '
+                                      'clamped', throttle_duration_sec=5.0)
+
     def _on_control(self) -> None:
         self._on_generate()  # in the same tick, so a fresh prediction is used at once
         now = self._now()
@@ -292,7 +315,7 @@ class ListenerNode(LifecycleNode):
             relative = np.zeros(6)
             omega = return_omega(self.p['neutral_return_s'])
         else:
-            frame = int(np.floor((now - self.p['input_delay_s'] - self.origin) * MOTION_RATE))
+            frame = int(np.floor((now - self.p['input_delay_s'] - self.origin) * self.rate))
             if frame in self.schedule:
                 relative, capture = self.schedule[frame]
                 if frame > self.last_output_frame and self.last_output_frame >= 0:
@@ -342,17 +365,25 @@ class ListenerNode(LifecycleNode):
         status = DiagnosticStatus(name=f'{self.get_name()}: listener', hardware_id='listener')
         if stale:
             status.level, status.message = DiagnosticStatus.WARN, 'no audio: holding neutral'
+        elif c['nonfinite'] > self._reported_nonfinite:
+            status.level = DiagnosticStatus.ERROR
+            status.message = 'the model predicted non-finite poses: holding neutral'
         elif not self.gate_open:
             status.level, status.message = DiagnosticStatus.OK, 'gate closed: neutral'
         else:
             status.level, status.message = DiagnosticStatus.OK, 'listening'
-        values = {'policy': self.p['policy'], 'steps': c['steps'],
+        values = {'policy': self.p['policy'],
+                  'backend': getattr(self, 'backend_name', '') if self.policy_is_model else '',
+                  'checkpoint': getattr(self, 'checkpoint_path', ''), 'steps': c['steps'],
+                  'non-finite predictions': c['nonfinite'],
+                  'predictions outside the limits': c['out_of_limits'],
                   'mean step ms': round(1000 * c['step_s'] / max(c['steps'], 1), 2),
                   'max step ms': round(1000 * c['step_max_s'], 2),
                   'audio gaps (frames)': self.aligner.audio_gaps,
                   'malformed messages': c['malformed'],
                   'rejected targets': self.limiter.rejected_targets}
         status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
+        self._reported_nonfinite = c['nonfinite']  # WARN/ERROR for this period only
         array = DiagnosticArray(status=[status])
         array.header.stamp = stamp_from_seconds(now)
         self._outputs['diagnostics'].publish(array)

@@ -21,6 +21,16 @@ class TrainConfig:
     max_segment_s: float = 11.0
     valid_fraction: float = 0.1  # sessions, not segments (paper: train/valid 9:1)
     grad_clip: float = 1.0
+    # Closed-loop robustness (see lhg_ros.training.trainer): share of steps whose listener
+    # input is the model's own prediction, reached after feedback_ramp of the epochs; noise
+    # on the fed-back listener poses, in standard deviations.
+    feedback: float = 0.5
+    feedback_ramp: float = 0.3
+    listener_noise: float = 0.05
+    # Weight of the loss on frame-to-frame pose changes (0: poses only, as in the paper).
+    velocity_weight: float = 0.0
+    # Closed-loop validation each epoch on at most this many minutes of validation sessions.
+    validation_minutes: float = 8.0
     seed: int = 0
     device: str = 'cpu'
     workers: int = 1  # feature extraction processes

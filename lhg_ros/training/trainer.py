@@ -1,10 +1,43 @@
-"""Training with teacher forcing on listener segments, and listener-specific fine-tuning.
+"""Training on listener segments, validated in closed loop, and listener-specific fine-tuning.
 
 Each motion token t of a segment predicts the listener's next three poses; the loss (Huber,
 normalised pose units) covers all three, from ``warmup_s`` on (the first second only warms
 the model up, as in the paper). AdamW with cosine annealing over all steps. Checkpoints are
 the inference format (lhg_ros.model.checkpoint) with the feature normalisation fitted on the
 training sessions; ``trainer_state.pt`` beside them makes ``resume`` continue exactly.
+
+Why a model trained only with teacher forcing drifted, and what we do about it. In use the
+model feeds on its own output; with teacher forcing it only ever saw the real listener's
+motion as input, so its small errors compound in closed loop (exposure bias), and because it
+predicted offsets from the current pose those errors added up without bound (pitch reached
+hundreds of degrees). Three remedies, chosen because each is cheap and they address the two
+causes separately:
+
+1. Bounded poses (lhg_ros.model.network): the model predicts a pose within the training
+   listeners' range around their mean, so nothing can add up and no output leaves that range.
+2. Parallel scheduled sampling (Bengio et al. 2015; Duckworth et al. 2019): each batch is run
+   once without gradients, and for a share ``feedback`` of the steps (ramped up over
+   ``feedback_ramp`` of training) the listener input is replaced by the model's own
+   predictions, arranged exactly as the runtime feeds them back (each step's three frames
+   from the previous step's last token). The model thus learns from inputs like its own.
+3. Slow noise on the fed-back listener poses (``listener_noise``, in standard deviations,
+   changing over half a second), so it cannot lean on the exact values of its own past.
+   White noise would not do: its frame-to-frame differences swamp the velocity features, and
+   a model trained on them meets clean inputs in closed loop.
+
+Short differentiable rollouts would address the same as (2) at several times the cost per
+batch. The shipped starter model goes further and takes none of its own motion as input
+(``listener_input: none``): in our runs a model fed its own poses and their differences,
+even with (1)-(3), fell into oscillations of several degrees a few steps after the warm-up,
+because what it learned from the real listener's smooth past (keep moving the way the head
+moves) amplifies its own step-to-step errors. Without that input the head's course lives in
+the R stack's LSTM state, which is the model's own and never differs between training and
+use, so closed loop equals teacher forcing and the training loss is what the robot gets.
+
+Every epoch the model is run in closed loop on the validation sessions, whole (minutes),
+through the same runtime and ``step()`` the node uses (warm-up with the real listener for
+``warmup_s``, as in the paper); those metrics go to ``log.csv`` beside the losses, and the
+checkpoint with the best closed-loop score is kept as ``best``.
 
 Several GPUs or machines: start the same command with ``torchrun`` (DistributedDataParallel;
 gloo on CPU, NCCL on CUDA); each process trains on its share of each batch and rank 0 writes.
@@ -23,7 +56,9 @@ import torch
 from lhg_ros.data.extract import extract_dataset, load_features
 from lhg_ros.data.manifest import Dataset
 from lhg_ros.data.segments import Segment, listener_segments, split_sessions
-from lhg_ros.features.motion import POSE_DIM, motion_features
+from lhg_ros.evaluation.closed_loop import selection_score
+from lhg_ros.evaluation.offline import frame_flags
+from lhg_ros.features.motion import MOTION_RATE, POSE_DIM, motion_features
 from lhg_ros.features.normalization import StatsAccumulator
 from lhg_ros.model.checkpoint import load_checkpoint, save_checkpoint
 from lhg_ros.model.config import ModelConfig, preset
@@ -33,47 +68,92 @@ from lhg_ros.training.config import TrainConfig
 
 @dataclass
 class Example:
-    audio: np.ndarray  # (4T, 81)
-    speaker: np.ndarray  # (T, 18)
+    audio: np.ndarray  # (A T, audio_input_dim): features (+ voice activity), A rows a frame
+    speaker: np.ndarray  # (T, 18) at the model's motion rate
     listener: np.ndarray  # (T, 18)
     poses: np.ndarray  # (T, 6) the listener's poses (targets come from t+1..t+3)
+    speaker_poses: np.ndarray  # (T, 6) the speaker's poses
 
 
-def build_examples(dataset: Dataset, segments: list[Segment], audio_per_motion: int = 4
-                   ) -> list[Example]:
+def model_inputs(features: dict, config: ModelConfig) -> dict:
+    """One participant's extracted features at the model's rates: audio rows with the voice
+    activity column when the model takes one (per motion frame, as the runtime gives it)."""
+    every = round(MOTION_RATE / config.motion_rate)
+    poses = np.asarray(features['poses'])[::every]
+    rows = config.audio_per_motion
+    frames = min(len(poses), len(features['audio']) // rows)
+    audio = np.asarray(features['audio'][:frames * rows], dtype=np.float32)
+    if config.voice_activity:
+        speaking = features.get('speaking')
+        if speaking is None or len(speaking) == 0:
+            raise ValueError('this model takes voice activity, but the extracted features '
+                             'have none (extract with VAD on)')
+        flags = np.repeat(frame_flags(speaking, frames, rows), rows).astype(np.float32)
+        audio = np.concatenate([audio, flags[:, None]], axis=1)
+    return {'audio': audio, 'poses': poses[:frames].astype(np.float64),
+            'motion': motion_features(poses[:frames])}
+
+
+def rest_pose(poses: np.ndarray, rest_frames: int) -> np.ndarray:
+    """A listener's resting pose: the mean of the first ``rest_frames`` (the warm-up)."""
+    return np.asarray(poses[:max(rest_frames, 1)], dtype=np.float64).mean(axis=0)
+
+
+def build_examples(dataset: Dataset, segments: list[Segment], config: ModelConfig,
+                   warmup_s: float = 1.0) -> list[Example]:
+    """Examples of ``segments`` at the model's rates; for a ``relative_to_rest`` model the
+    listener's poses are taken relative to its pose in the segment's warm-up."""
     cache: dict = {}
+    rest_frames = int(round(warmup_s * config.motion_rate))
 
     def features(session, who):
         key = (session, who)
         if key not in cache:
-            f = load_features(dataset, session, who)
-            cache[key] = (f['audio'], f['poses'], motion_features(f['poses']))
+            cache[key] = model_inputs(load_features(dataset, session, who), config)
         return cache[key]
 
+    every = round(MOTION_RATE / config.motion_rate)
+    rows_per_frame = config.audio_per_motion
     examples = []
     for seg in segments:
-        audio, _, speaker_motion = features(seg.session, seg.speaker)
-        _, listener_poses, listener_motion = features(seg.session, seg.listener)
-        frames = slice(seg.start, seg.start + seg.frames)
-        rows = slice(seg.start * audio_per_motion, (seg.start + seg.frames) * audio_per_motion)
-        if rows.stop > len(audio) or frames.stop > len(listener_poses):
+        speaker = features(seg.session, seg.speaker)
+        listener = features(seg.session, seg.listener)
+        first = -(-seg.start // every)
+        frames = slice(first, (seg.start + seg.frames) // every)
+        rows = slice(frames.start * rows_per_frame, frames.stop * rows_per_frame)
+        if (rows.stop > len(speaker['audio']) or frames.stop > len(listener['poses'])
+                or frames.stop > len(speaker['poses'])):
             continue  # the end of a recording shorter than its floor annotation
-        example = Example(audio[rows], speaker_motion[frames], listener_motion[frames],
-                          listener_poses[frames])
+        poses = listener['poses'][frames]
+        if config.relative_to_rest:
+            poses = poses - rest_pose(poses, rest_frames)
+        example = Example(speaker['audio'][rows], speaker['motion'][frames],
+                          motion_features(poses), poses, speaker['poses'][frames])
         if all(np.isfinite(a).all() for a in (example.audio, example.speaker,
                                               example.listener)):
             examples.append(example)
     return examples
 
 
-def fit_normalization(examples: list[Example]) -> tuple:
+def fit_normalization(examples: list[Example]) -> dict:
+    """Feature statistics, the listener's mean pose and pose bound (the largest distance from
+    the mean pose seen in training, with a 25% margin) and the speaker's mean pose."""
     audio, motion = StatsAccumulator(examples[0].audio.shape[1]), StatsAccumulator(
         examples[0].speaker.shape[1])
+    speaker_sum, speaker_count = np.zeros(POSE_DIM), 0
     for ex in examples:
         audio.add(ex.audio)
         motion.add(ex.speaker)
         motion.add(ex.listener)
-    return audio.stats(), motion.stats()
+        speaker_sum += ex.speaker_poses.sum(axis=0)
+        speaker_count += len(ex.speaker_poses)
+    audio_stats, motion_stats = audio.stats(), motion.stats()
+    listener_mean = np.mean(np.concatenate([ex.poses for ex in examples]), axis=0)
+    reach = np.max(np.concatenate([np.abs(ex.poses - listener_mean) for ex in examples]),
+                   axis=0)
+    return {'audio': audio_stats, 'motion': motion_stats, 'pose_center': listener_mean,
+            'pose_bound': np.maximum(1.25 * reach, 0.5 * motion_stats.std[:POSE_DIM]),
+            'speaker_neutral': speaker_sum / max(speaker_count, 1)}
 
 
 def collate(batch: list[Example], config: ModelConfig, warmup_frames: int):
@@ -81,34 +161,97 @@ def collate(batch: list[Example], config: ModelConfig, warmup_frames: int):
     f = config.frames_per_step
     longest = max(len(ex.speaker) for ex in batch)
     n = len(batch)
-    audio = torch.zeros(n, longest * config.audio_per_motion, config.audio_dim)
+    audio = torch.zeros(n, longest * config.audio_per_motion, config.audio_input_dim)
     speaker = torch.zeros(n, longest, config.motion_dim)
-    listener = torch.zeros(n, longest, config.motion_dim)
+    poses = torch.zeros(n, longest, POSE_DIM)
     targets = torch.zeros(n, longest, f, POSE_DIM)
     mask = torch.zeros(n, longest, f, dtype=torch.bool)
     for i, ex in enumerate(batch):
         t = len(ex.speaker)
         audio[i, :len(ex.audio)] = torch.from_numpy(ex.audio)
         speaker[i, :t] = torch.from_numpy(ex.speaker)
-        listener[i, :t] = torch.from_numpy(ex.listener)
-        poses = torch.from_numpy(ex.poses.astype(np.float32))
+        poses[i, :t] = torch.from_numpy(ex.poses.astype(np.float32))
+        poses[i, t:] = poses[i, t - 1]
         for k in range(f):
-            targets[i, :t - k - 1, k] = poses[k + 1:]
+            targets[i, :t - k - 1, k] = poses[i, k + 1:t]
             mask[i, warmup_frames:t - k - 1, k] = True
-    return audio, speaker, listener, targets, mask
+    return audio, speaker, poses, targets, mask
 
 
-def loss_on(model, batch, config, warmup_frames, delta) -> torch.Tensor:
-    audio, speaker, listener, targets, mask = collate(batch, config, warmup_frames)
+def motion_features_torch(poses: torch.Tensor) -> torch.Tensor:
+    """(B, T, 6) -> (B, T, 18) as :func:`motion_features`, at rest before the first frame."""
+    d1 = torch.diff(poses, dim=1, prepend=poses[:, :1])
+    d2 = torch.diff(d1, dim=1, prepend=d1[:, :1] * 0)
+    return torch.cat([poses, d1, d2], dim=-1)
+
+
+def fed_back(predicted: torch.Tensor, truth: torch.Tensor, share: float, phase: int,
+             warmup_frames: int, generator: torch.Generator) -> torch.Tensor:
+    """The listener poses (B, T, 6) the runtime would feed back: frame s of a step that
+    starts at frame b (steps start at ``phase`` mod F) comes from token b - 1's prediction
+    ``s - b`` frames ahead. A random ``share`` of the steps after the warm-up use them; the
+    others, and the frames before any prediction exists, keep the truth."""
+    b, t, f, _ = predicted.shape
+    frames = torch.arange(t)
+    offset = (frames - phase) % f  # position within its step
+    source = frames - offset - 1  # the token whose prediction covers this frame
+    usable = (source >= 0) & (frames >= warmup_frames)
+    own = predicted[:, source.clamp(min=0), offset]  # (B, T, 6)
+    step_index = (frames - phase) // f + 1
+    chosen = torch.rand(b, int(step_index.max()) + 1, generator=generator) < share
+    use = chosen[:, step_index] & usable[None]
+    return torch.where(use[..., None], own, truth)
+
+
+def smooth_noise(shape, scale: float, generator: torch.Generator, frames: int = 13
+                 ) -> torch.Tensor:
+    """Noise of standard deviation ``scale`` that changes over about ``frames`` frames (a box
+    filter over white noise): an error like a model's own, slow and correlated, that does not
+    swamp the velocity features the way white noise would."""
+    b, t, d = shape
+    white = torch.randn(b * d, 1, t + frames - 1, generator=generator)
+    smooth = torch.nn.functional.avg_pool1d(white, frames, stride=1) * frames ** 0.5
+    return scale * smooth.view(b, d, t).transpose(1, 2)
+
+
+def loss_on(model, batch, config, warmup_frames, delta, feedback: float = 0.0,
+            noise: float = 0.0, generator: torch.Generator | None = None,
+            velocity_weight: float = 0.0) -> torch.Tensor:
+    """Huber loss of the predicted poses (normalised units), plus ``velocity_weight`` times
+    that of their frame-to-frame changes (from the listener's pose at t through the three
+    predicted frames), which keeps steps from jittering against each other."""
+    audio, speaker, poses, targets, mask = collate(batch, config, warmup_frames)
     device = next(model.parameters()).device
-    predicted = model(audio.to(device), speaker.to(device), listener.to(device))
+    audio, speaker, poses = audio.to(device), speaker.to(device), poses.to(device)
     core = model.module if hasattr(model, 'module') else model
     std = core.motion_std[:POSE_DIM]
-    error = (predicted - targets.to(device)) / std  # normalised pose units
-    losses = torch.nn.functional.huber_loss(error, torch.zeros_like(error), delta=delta,
-                                            reduction='none').mean(-1)
-    mask = mask.to(device)
-    return (losses * mask).sum() / mask.sum().clamp(min=1)
+    listener_poses = poses
+    if config.listener_input == 'none':  # nothing is fed back: no second pass, no noise
+        feedback = noise = 0.0
+    if feedback > 0:
+        generator = generator or torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            first = model(audio, speaker, motion_features_torch(poses))
+        phase = int(torch.randint(config.frames_per_step, (1,), generator=generator))
+        listener_poses = fed_back(first, poses, feedback, phase, warmup_frames, generator)
+    if noise > 0:
+        generator = generator or torch.Generator().manual_seed(0)
+        listener_poses = listener_poses + smooth_noise(listener_poses.shape, noise, generator
+                                                       ).to(device) * std
+    predicted = model(audio, speaker, motion_features_torch(listener_poses))
+    targets, mask = targets.to(device), mask.to(device)
+
+    def huber(error):
+        return torch.nn.functional.huber_loss(error, torch.zeros_like(error), delta=delta,
+                                              reduction='none').mean(-1)
+
+    total = huber((predicted - targets) / std)
+    if velocity_weight > 0:
+        def changes(future):
+            return torch.diff(torch.cat([listener_poses.unsqueeze(2), future], dim=2), dim=2)
+
+        total = total + velocity_weight * huber((changes(predicted) - changes(targets)) / std)
+    return (total * mask).sum() / mask.sum().clamp(min=1)
 
 
 def _distributed() -> tuple[int, int]:
@@ -123,8 +266,9 @@ def _distributed() -> tuple[int, int]:
 def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool = False,
           init_checkpoint: str | Path | None = None, progress: bool = True,
           log=print) -> Path:
-    """Train (or fine-tune from ``init_checkpoint``); returns the path of the last checkpoint.
-    ``resume`` continues from ``out/trainer_state.pt``."""
+    """Train (or fine-tune from ``init_checkpoint``); returns the path of the checkpoint with
+    the best closed-loop validation score (``best``), or of the last one when there is no
+    validation session. ``resume`` continues from ``out/trainer_state.pt``."""
     from tqdm import tqdm
 
     out = Path(out)
@@ -155,19 +299,27 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool =
         raise ValueError(f'no training segments{who}: listener intervals must be at least '
                          f'{config.min_segment_s:.0f} s long (see the floor annotations)')
 
+    speaker_neutral = None
     if init_checkpoint is not None:
-        model, _ = load_checkpoint(init_checkpoint)
+        model, init_info = load_checkpoint(init_checkpoint)
         model_config = model.config
+        speaker_neutral = init_info.get('speaker_neutral')
     else:
         model_config = ModelConfig.from_dict({**preset(config.preset).to_dict(),
                                               **config.model})
         model = ListenerModel(model_config)
-    examples = {part: build_examples(dataset, segs, model_config.audio_per_motion)
+    examples = {part: build_examples(dataset, segs, model_config, config.warmup_s)
                 for part, segs in segments.items()}
+    if not examples['train']:
+        raise ValueError('no usable training segment (each needs finite features of its whole '
+                         'length)')
     if init_checkpoint is None:
-        audio_stats, motion_stats = fit_normalization(examples['train'])
-        model.set_normalization(audio_stats.mean, audio_stats.std, motion_stats.mean,
-                                motion_stats.std)
+        fitted = fit_normalization(examples['train'])
+        model.set_normalization(fitted['audio'].mean, fitted['audio'].std,
+                                fitted['motion'].mean, fitted['motion'].std,
+                                fitted['pose_center'], fitted['pose_bound'])
+        speaker_neutral = fitted['speaker_neutral']
+    validation = _validation_recordings(dataset, splits['valid'], config.validation_minutes)
     device = torch.device(config.device)
     model.to(device).train()
     ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
@@ -178,30 +330,35 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool =
                                                            T_max=config.epochs * per_epoch)
     warmup_frames = int(round(config.warmup_s * model_config.motion_rate))
     state_file, log_file = out / 'trainer_state.pt', out / 'log.csv'
-    epoch, step = 0, 0
+    epoch, step, best = 0, 0, math.inf
+    generator = torch.Generator().manual_seed(config.seed + rank)
     if resume and state_file.is_file():
         state = torch.load(state_file, weights_only=False)
         model.load_state_dict(state['model'])
         optimizer.load_state_dict(state['optimizer'])
         scheduler.load_state_dict(state['scheduler'])
-        epoch, step = state['epoch'], state['step']
+        epoch, step, best = state['epoch'], state['step'], state.get('best', math.inf)
         rng = state['rng']
+        generator.set_state(state['generator'])
         log(f'resumed at epoch {epoch}, step {step}')
     elif rank == 0:
-        log_file.write_text('epoch,step,train_loss,valid_loss,lr,seconds\n')
+        log_file.write_text(','.join(LOG_COLUMNS) + '\n')
     info = {'segments': {k: len(v) for k, v in examples.items()}, 'splits': splits,
             'train_config': config.to_dict()}
     while epoch < config.epochs:
         started = time.perf_counter()
         order = rng.permutation(len(examples['train']))
         losses = []
+        share = config.feedback * min(1.0, epoch / max(config.feedback_ramp * config.epochs,
+                                                       1e-9))
         bar = tqdm(range(per_epoch), desc=f'epoch {epoch + 1}/{config.epochs}',
                    disable=not progress or rank != 0, leave=False)
         for b in bar:
             chunk = order[b * config.batch_size:(b + 1) * config.batch_size]
             batch = [examples['train'][i] for i in chunk[rank::world]] or \
                 [examples['train'][chunk[0]]]
-            loss = loss_on(ddp, batch, model_config, warmup_frames, config.huber_delta)
+            loss = loss_on(ddp, batch, model_config, warmup_frames, config.huber_delta,
+                           share, config.listener_noise, generator, config.velocity_weight)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -213,22 +370,71 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool =
         epoch += 1
         valid = evaluate_loss(model, examples['valid'], model_config, warmup_frames,
                               config) if examples['valid'] else float('nan')
-        if rank == 0:
-            with open(log_file, 'a', newline='') as f:
-                csv.writer(f).writerow([epoch, step, f'{np.mean(losses):.6f}', f'{valid:.6f}',
-                                        f'{scheduler.get_last_lr()[0]:.3e}',
-                                        f'{time.perf_counter() - started:.2f}'])
-            save_checkpoint(model.eval(), out / 'last', metadata={**info, 'epoch': epoch,
-                                                                  'step': step})
-            model.train()
-            torch.save({'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
-                        'scheduler': scheduler.state_dict(), 'epoch': epoch, 'step': step,
-                        'rng': rng}, state_file)
-            log(f'epoch {epoch}: train loss {np.mean(losses):.4f}, valid loss '
-                + (f'{valid:.4f}' if examples['valid'] else 'n/a (no validation sessions)'))
+        if rank != 0:
+            continue
+        metadata = {**info, 'epoch': epoch, 'step': step}
+        closed = closed_loop_validation(model, validation, speaker_neutral, metadata)
+        score = selection_score(closed) if closed else math.nan
+        with open(log_file, 'a', newline='') as f:
+            csv.writer(f).writerow([epoch, step, f'{np.mean(losses):.6f}', f'{valid:.6f}',
+                                    *(f"{closed.get(k, math.nan):.4f}"
+                                      for k in CLOSED_LOOP_COLUMNS),
+                                    f'{score:.4f}', f'{scheduler.get_last_lr()[0]:.3e}',
+                                    f'{time.perf_counter() - started:.2f}'])
+        save_checkpoint(model.eval(), out / 'last', metadata={**metadata, 'closed_loop': closed},
+                        speaker_neutral=speaker_neutral)
+        if closed and score < best:
+            best = score
+            save_checkpoint(model, out / 'best', metadata={**metadata, 'closed_loop': closed},
+                            speaker_neutral=speaker_neutral)
+        model.train()
+        torch.save({'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
+                    'scheduler': scheduler.state_dict(), 'epoch': epoch, 'step': step,
+                    'rng': rng, 'best': best, 'generator': generator.get_state()}, state_file)
+        summary = (f"closed loop: L1 {closed['l1_deg']:.2f} deg (still head "
+                   f"{closed['still_l1_deg']:.2f}), nod F1 {closed['nod_f1']:.2f}, within "
+                   f"limits {100 * closed['within_limits']:.0f}%" if closed
+                   else 'no validation sessions')
+        log(f'epoch {epoch}: train loss {np.mean(losses):.4f}, valid loss '
+            + (f'{valid:.4f}' if examples['valid'] else 'n/a') + f'; {summary}')
     if rank == 0:
         plot_losses(log_file, out / 'loss.png')
-    return out / 'last.safetensors'
+    best_path = out / 'best.safetensors'
+    return best_path if best_path.is_file() else out / 'last.safetensors'
+
+
+CLOSED_LOOP_COLUMNS = ('l1_deg', 'still_l1_deg', 'nod_f1', 'nods_per_min', 'within_limits',
+                       'drift_deg')
+LOG_COLUMNS = ('epoch', 'step', 'train_loss', 'valid_loss',
+               *(f'cl_{k}' for k in CLOSED_LOOP_COLUMNS), 'cl_score', 'lr', 'seconds')
+
+
+def _validation_recordings(dataset, session_ids, minutes: float) -> list:
+    from lhg_ros.evaluation.closed_loop import dataset_recordings
+
+    chosen, total = [], 0.0
+    for recording in dataset_recordings(dataset, session_ids):
+        if total >= 60.0 * minutes:
+            break
+        chosen.append(recording)
+        total += recording.seconds
+    return chosen
+
+
+@torch.no_grad()
+def closed_loop_validation(model, recordings, speaker_neutral, metadata) -> dict:
+    """The closed-loop measures (lhg_ros.evaluation.closed_loop) of the model in memory, run
+    through ModelPolicy and the runtime as the node runs it; {} without recordings."""
+    if not recordings:
+        return {}
+    from lhg_ros.backends.torch_backend import TorchBackend
+    from lhg_ros.evaluation.closed_loop import evaluate_policy
+    from lhg_ros.model.checkpoint import sidecar_info
+    from lhg_ros.motion.listener import ModelPolicy
+
+    model.eval()
+    info = sidecar_info(model, metadata=metadata, speaker_neutral=speaker_neutral)
+    return evaluate_policy(ModelPolicy(TorchBackend.from_model(model, info)), recordings)
 
 
 @torch.no_grad()
@@ -242,6 +448,7 @@ def evaluate_loss(model, examples, config, warmup_frames, train_config) -> float
 
 
 def plot_losses(log_file: Path, path: Path) -> None:
+    """Losses per epoch and, where there were validation sessions, the closed-loop measures."""
     from lhg_ros.plotting import pyplot
 
     with open(log_file) as f:
@@ -250,15 +457,33 @@ def plot_losses(log_file: Path, path: Path) -> None:
         return
     plt = pyplot()
     epochs = [int(r['epoch']) for r in rows]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    closed = [float(r.get('cl_l1_deg', 'nan')) for r in rows]
+    panels = 2 if not all(math.isnan(v) for v in closed) else 1
+    fig, axes = plt.subplots(1, panels, figsize=(7 * panels, 4), squeeze=False)
+    ax = axes[0, 0]
     ax.plot(epochs, [float(r['train_loss']) for r in rows], label='train')
     valid = [float(r['valid_loss']) for r in rows]
     if not all(math.isnan(v) for v in valid):
-        ax.plot(epochs, valid, label='valid')
+        ax.plot(epochs, valid, label='valid (teacher-forced)')
     ax.set_xlabel('epoch')
     ax.set_ylabel('Huber loss (normalised poses)')
     ax.set_yscale('log')
     ax.legend()
+    if panels == 2:
+        ax = axes[0, 1]
+        ax.plot(epochs, closed, label='model L1 (deg)')
+        ax.plot(epochs, [float(r['cl_still_l1_deg']) for r in rows], ls='--',
+                label='still head L1 (deg)')
+        ax.set_xlabel('epoch')
+        ax.set_ylabel('closed-loop L1 on validation (deg)')
+        twin = ax.twinx()
+        twin.plot(epochs, [float(r['cl_nod_f1']) for r in rows], color='tab:green',
+                  label='nod F1')
+        twin.set_ylim(0, 1)
+        twin.set_ylabel('nod F1 (200 ms)')
+        lines = ax.get_legend_handles_labels()
+        more = twin.get_legend_handles_labels()
+        ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

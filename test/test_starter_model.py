@@ -1,0 +1,101 @@
+"""The shipped starter model: small, installed, documented, sees what the node knows, stays
+within limits in closed loop, and is guarded at its boundary."""
+
+import json
+
+import numpy as np
+import pytest
+
+from lhg_ros.backends import load_backend
+from lhg_ros.model.checkpoint import CheckpointError, checkpoint_paths, load_checkpoint
+from lhg_ros.models import starter_checkpoint
+from lhg_ros.motion.listener import ModelPolicy
+
+STARTER = starter_checkpoint()
+
+
+@pytest.fixture(scope='module')
+def policy():
+    return ModelPolicy(load_backend('onnxruntime', STARTER))
+
+
+def test_the_starter_model_is_small_and_comes_with_its_card_and_recipe():
+    folder = STARTER.parent
+    files = [STARTER, STARTER.with_suffix('.json'), STARTER.with_suffix('.step.onnx')]
+    assert all(f.is_file() for f in files)
+    assert sum(f.stat().st_size for f in folder.iterdir()) <= 10e6
+    model, info = load_checkpoint(STARTER)
+    from lhg_ros.model.network import count_parameters
+
+    assert count_parameters(model) <= 5e6
+    assert info['config']['voice_activity'] and len(info['speaker_neutral']) == 6
+    card = (folder / 'MODEL_CARD.md').read_text()
+    for section in ('Training data', 'Reproduce', 'Closed-loop results', 'Limits'):
+        assert f'## {section}' in card
+    assert 'lhg-ros train' in card and (folder / 'train.yaml').is_file()
+
+
+def test_the_model_sees_the_voice_activity_decision(policy):
+    rng = np.random.default_rng(0)
+    audio = rng.normal(size=(12, 81)).astype(np.float32)
+    motion = np.zeros((3, 18), np.float32)
+    policy.reset()
+    speaking = policy.step(audio, motion, motion, speaking=[True] * 3)
+    policy.reset()
+    quiet = policy.step(audio, motion, motion, speaking=[False] * 3)
+    assert not np.allclose(speaking, quiet), 'is_speaking reaches the model'
+    assert policy.speaker_neutral.shape == (6,)
+    info = json.loads(STARTER.with_suffix('.json').read_text())
+    np.testing.assert_allclose(policy.speaker_neutral, info['speaker_neutral'])
+
+
+def test_a_non_finite_prediction_is_counted_held_then_neutral(policy):
+    good = np.zeros((12, 81), np.float32)
+    motion = np.zeros((3, 18), np.float32)
+    policy.reset()
+    before = policy.nonfinite_predictions
+    last = policy.step(good, motion, motion, speaking=[True] * 3)
+    bad = np.full((12, 81), np.nan, np.float32)
+    held = [policy.step(bad, motion, motion) for _ in range(policy.hold_steps)]
+    assert policy.nonfinite_predictions - before == policy.hold_steps
+    for poses in held:
+        np.testing.assert_allclose(poses, np.tile(last[-1], (3, 1)))
+    assert not policy.step(bad, motion, motion).any(), 'then neutral'
+    again = policy.step(good, motion, motion, speaking=[True] * 3)
+    assert np.isfinite(again).all(), 'the state was reset: good input gives good output'
+
+
+def write_copy(tmp_path, edit_info=None, edit_tensors=None):
+    from safetensors.torch import load_file, save_file
+
+    weights, sidecar = checkpoint_paths(STARTER)
+    info = json.loads(sidecar.read_text())
+    tensors = load_file(str(weights))
+    if edit_info:
+        edit_info(info)
+    if edit_tensors:
+        edit_tensors(tensors)
+    target = tmp_path / 'copy.safetensors'
+    save_file(tensors, str(target), metadata={'format': 'lhg_ros.listener'})
+    target.with_suffix('.json').write_text(json.dumps(info))
+    return target
+
+
+def test_a_bad_checkpoint_fails_at_load_and_says_what_to_do(tmp_path):
+    import torch
+
+    def nan_weights(tensors):
+        tensors['head.weight'] = torch.full_like(tensors['head.weight'], float('nan'))
+
+    with pytest.raises(CheckpointError, match='non-finite weights.*earlier checkpoint'):
+        load_checkpoint(write_copy(tmp_path, edit_tensors=nan_weights))
+
+    def wider(info):
+        info['config']['d_model'] = 96
+
+    with pytest.raises(CheckpointError, match='does not match its config'):
+        load_checkpoint(write_copy(tmp_path, edit_info=wider))
+    lonely = tmp_path / 'lonely.safetensors'
+    lonely.write_bytes(STARTER.read_bytes())
+    with pytest.raises(CheckpointError, match=r'lonely.json is missing'):
+        load_backend('onnxruntime', lonely)
