@@ -126,3 +126,4 @@ def test_a_corpus_is_made_from_the_command_line(tmp_path):
                           '--sessions', '1', '--held-out', '1'], capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode == 1 and '--held-out < --sessions' in bad.stdout
+

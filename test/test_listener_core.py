@@ -115,3 +115,18 @@ def test_an_outside_voice_activity_decision_overrides_the_energy_detector():
     for _ in range(10):
         rules.step(loud, speaking=False)
     assert len(rules.nods) == 1
+
+
+def test_the_speakers_slow_mean_is_removed_alike_online_and_offline():
+    """Where the camera sits must not matter to a model with speaker_highpass_s: a constant
+    offset of the speaker's pose vanishes, and chunking does not change the result."""
+    from lhg_ros.features.motion import SlowMeanRemover
+
+    rng = np.random.default_rng(0)
+    poses = np.cumsum(rng.normal(0, 0.01, (300, 6)), axis=0)
+    whole = SlowMeanRemover(5.0).update(poses)
+    online = SlowMeanRemover(5.0)
+    chunks = np.concatenate([online.update(poses[i:i + 3]) for i in range(0, 300, 3)])
+    np.testing.assert_allclose(chunks, whole)
+    shifted = SlowMeanRemover(5.0).update(poses + [0.2, -0.1, 0.05, 0.3, 0.1, 0.2])
+    np.testing.assert_allclose(shifted, whole, atol=1e-12)

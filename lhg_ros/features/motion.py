@@ -25,3 +25,22 @@ class MotionFeatureStream(CausalDifferences):
 
     def __init__(self):
         super().__init__(POSE_DIM)
+
+
+class SlowMeanRemover:
+    """Poses minus their slow running mean (a first-order low-pass of ``time_constant_s``,
+    started at the first pose): what is left is how the head moves, not where the camera put
+    it. Online and offline alike: ``update`` on any split of a sequence gives the same rows."""
+
+    def __init__(self, time_constant_s: float, rate: float = MOTION_RATE):
+        self.alpha = 1.0 - np.exp(-1.0 / (time_constant_s * rate))
+        self._mean = None
+
+    def update(self, poses: np.ndarray) -> np.ndarray:
+        poses = np.asarray(poses, dtype=np.float64)
+        out = np.empty_like(poses)
+        for i, pose in enumerate(poses):
+            self._mean = pose.copy() if self._mean is None else (
+                self._mean + self.alpha * (pose - self._mean))
+            out[i] = pose - self._mean
+        return out

@@ -39,6 +39,10 @@ class ModelConfig:
     # differences, the paper), 'pose' (the pose, differences zeroed) or 'none' (nothing: the
     # head's course lives in R's LSTM state, and closed loop equals teacher forcing).
     listener_input: str = 'motion'
+    # Above 0: the speaker's poses minus their running mean over about this many seconds
+    # (lhg_ros.features.motion.SlowMeanRemover), so that where the camera sits relative to
+    # the speaker does not change what the model does.
+    speaker_highpass_s: float = 0.0
 
     def __post_init__(self):
         ratio = self.audio_rate / self.motion_rate

@@ -15,7 +15,7 @@ from collections import deque
 import numpy as np
 
 from lhg_ros.features.audio import FEATURE_DIM, STATIC_DIM
-from lhg_ros.features.motion import POSE_DIM, MotionFeatureStream
+from lhg_ros.features.motion import POSE_DIM, MotionFeatureStream, SlowMeanRemover
 from lhg_ros.motion.speech import EnergySpeechDetector
 
 SILENCE_LOG = math.log(float(np.finfo(np.float32).eps))  # Kaldi's floor: -15.94
@@ -49,6 +49,7 @@ class ModelPolicy:
         self.frames_per_step, self.audio_per_motion = c.frames_per_step, c.audio_per_motion
         self.motion_rate = c.motion_rate
         self.uses_voice_activity = c.voice_activity
+        self.speaker_highpass_s = c.speaker_highpass_s
         info = backend.info
         motion = info['normalization']['motion']['mean']
         self.neutral_pose = np.asarray(info.get('listener_neutral', motion[:POSE_DIM]),
@@ -159,6 +160,8 @@ class ListenerRuntime:
         self.frames = 0
         self._audio, self._speaker, self._speaking = [], [], []
         self._speaker_features = MotionFeatureStream()
+        highpass = getattr(self.policy, 'speaker_highpass_s', 0.0)
+        self._speaker_mean = SlowMeanRemover(highpass, self.rate) if highpass > 0 else None
         self._listener_features = MotionFeatureStream()
         self._next_relative = self._warmup(0)
 
@@ -184,7 +187,10 @@ class ListenerRuntime:
         if len(self._speaker) < f:
             return None
         audio = np.concatenate(self._audio).astype(np.float32)
-        speaker = self._speaker_features.update(np.stack(self._speaker)).astype(np.float32)
+        speaker = np.stack(self._speaker)
+        if self._speaker_mean is not None:
+            speaker = self._speaker_mean.update(speaker)
+        speaker = self._speaker_features.update(speaker).astype(np.float32)
         # The listener's input is what it did during these frames.
         executed = self.policy.neutral_pose + self._next_relative
         listener = self._listener_features.update(executed).astype(np.float32)

@@ -58,7 +58,7 @@ from lhg_ros.data.manifest import Dataset
 from lhg_ros.data.segments import Segment, listener_segments, split_sessions
 from lhg_ros.evaluation.closed_loop import selection_score
 from lhg_ros.evaluation.offline import frame_flags
-from lhg_ros.features.motion import MOTION_RATE, POSE_DIM, motion_features
+from lhg_ros.features.motion import MOTION_RATE, POSE_DIM, SlowMeanRemover, motion_features
 from lhg_ros.features.normalization import StatsAccumulator
 from lhg_ros.model.checkpoint import load_checkpoint, save_checkpoint
 from lhg_ros.model.config import ModelConfig, preset
@@ -90,8 +90,11 @@ def model_inputs(features: dict, config: ModelConfig) -> dict:
                              'have none (extract with VAD on)')
         flags = np.repeat(frame_flags(speaking, frames, rows), rows).astype(np.float32)
         audio = np.concatenate([audio, flags[:, None]], axis=1)
-    return {'audio': audio, 'poses': poses[:frames].astype(np.float64),
-            'motion': motion_features(poses[:frames])}
+    poses = np.asarray(poses[:frames], dtype=np.float64)
+    seen = poses
+    if config.speaker_highpass_s > 0:  # (used when this participant is the speaker)
+        seen = SlowMeanRemover(config.speaker_highpass_s, config.motion_rate).update(poses)
+    return {'audio': audio, 'poses': poses, 'motion': motion_features(seen)}
 
 
 def rest_pose(poses: np.ndarray, rest_frames: int) -> np.ndarray:
