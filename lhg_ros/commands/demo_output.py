@@ -86,7 +86,9 @@ def draw_head(yaw: float, pitch: float, roll: float, size: int = 480,
                      max(2, int(scale * min(part.size))), lineType=cv2.LINE_AA)
     label = (f'pitch {np.degrees(pitch):+5.1f}  yaw {np.degrees(yaw):+5.1f} deg'
              if view == 'front' else 'side')
-    cv2.putText(canvas, label, (12, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (40, 40, 40), 2)
+    scale = size / 480  # the label fits the panel whatever its size
+    cv2.putText(canvas, label, (int(12 * scale), int(28 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
+                0.7 * scale, (40, 40, 40), max(1, int(2 * scale)))
     return canvas
 
 
