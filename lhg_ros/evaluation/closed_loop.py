@@ -66,11 +66,8 @@ class _RawRecorder:
         self.policy = policy
         self.raw: list[np.ndarray] = []
 
-    def __getattr__(self, name):
+    def __getattr__(self, name):  # reset, neutral_pose, frames_per_step, ...
         return getattr(self.policy, name)
-
-    def reset(self) -> None:
-        self.policy.reset()
 
     def step(self, *args, **kwargs):
         out = self.policy.step(*args, **kwargs)

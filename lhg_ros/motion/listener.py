@@ -45,7 +45,6 @@ class ModelPolicy:
     def __init__(self, backend, hold_steps: int = 4):
         self.backend = backend
         c = backend.config
-        self.name = 'model'
         self.frames_per_step, self.audio_per_motion = c.frames_per_step, c.audio_per_motion
         self.motion_rate = c.motion_rate
         self.uses_voice_activity = c.voice_activity

@@ -29,7 +29,6 @@ PITCH, YAW, ROLL = 0, 1, 2
 
 class RuleListener:
     neutral_pose = np.zeros(POSE_DIM)  # its poses are relative to neutral already
-    name = 'rules'
 
     def __init__(self, frames_per_step: int = 3, motion_rate: float = 25.0,
                  audio_per_motion: int = 4, min_speech_s: float = 0.8, pause_s: float = 0.25,
