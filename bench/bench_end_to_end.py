@@ -79,7 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     from lhg_ros.model.checkpoint import random_checkpoint
     from lhg_ros.model.config import preset
-    from lhg_ros.synthetic import DEMO_SENTENCES, speak
+    from lhg_ros.synthetic_speaker import DEMO_SENTENCES, speak
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -3,7 +3,7 @@ Procrustes solve vs. OpenCV's solvePnP on the same landmarks (the usual way to d
 
     .venv/bin/python bench/bench_head_pose.py [--frames 300]
 
-One core. Frames are a real face photograph moving in the image (lhg_ros.synthetic), run in
+One core. Frames are a real face photograph moving in the image (lhg_ros.synthetic_speaker), run in
 MediaPipe's tracking mode as the node does. Goals: pipeline >= 60 frames/s, our solve < 0.5 ms.
 """
 
@@ -47,7 +47,7 @@ def main() -> None:
 
     from lhg_ros.features.speaker_head import SpeakerHeadTracker
     from lhg_ros.filters import OneEuroFilter
-    from lhg_ros.synthetic import CANVAS, face_frame, speaker_motion
+    from lhg_ros.synthetic_speaker import CANVAS, face_frame, speaker_motion
 
     _, rolls, shifts = speaker_motion(args.frames / 25.0)
     distinct = [face_frame(r, s) for r, s in zip(rolls[:50], shifts[:50], strict=True)]

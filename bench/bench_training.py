@@ -4,8 +4,9 @@ second of wall time, per core) and training (segments per second) of the `small`
     .venv/bin/python bench/bench_training.py
 
 One core for extraction (the per-core figure); training uses the machine's threads. The data
-is a synthetic session (lhg_ros.data.synthetic). Reference in the same run: extraction against
-real time (1x), training against the paper's 0.5 B preset on the same segments.
+is a synthetic session (lhg_ros.data.synthetic_sessions). Reference in the same run:
+extraction against real time (1x), training against the paper's 0.5 B preset on the same
+segments.
 """
 
 import sys
@@ -24,7 +25,7 @@ def main() -> None:
     from lhg_ros.data.extract import extract_dataset, extract_participant, load_features
     from lhg_ros.data.manifest import load_manifest
     from lhg_ros.data.segments import listener_segments
-    from lhg_ros.data.synthetic import make_dataset
+    from lhg_ros.data.synthetic_sessions import make_dataset
     from lhg_ros.model.config import preset
     from lhg_ros.model.network import ListenerModel
     from lhg_ros.training.config import TrainConfig

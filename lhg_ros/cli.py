@@ -5,6 +5,7 @@ import importlib
 import sys
 
 from lhg_ros import __version__
+from lhg_ros.features.face_mesh import FACE_SELECTIONS
 
 
 def _command(module: str, function: str = 'main'):
@@ -179,12 +180,18 @@ def _add_generate(subparsers) -> None:
                     'write the listener poses and joint commands (CSV, NPZ) and a video of '
                     'the speaker beside the listener head with the waveform.')
     parser.add_argument('--audio', required=True, help="the speaker's audio")
-    parser.add_argument('--video', required=True, help="the speaker's frontal video")
+    parser.add_argument('--video', help="the speaker's video (any frame rate; omit: no "
+                                        "camera, the speaker's pose stays neutral)")
     parser.add_argument('--policy', choices=['model', 'rules'], default='model',
                         help='the learned model (default) or the rule-based baseline')
     parser.add_argument('--checkpoint', help='a model checkpoint (default: the shipped model)')
     parser.add_argument('--backend', default='auto',
                         choices=['auto', 'onnxruntime', 'torch', 'tensorrt'])
+    parser.add_argument('--face-selection', default='continuity', choices=FACE_SELECTIONS,
+                        help='which face is the speaker (default: stay with the same person)')
+    parser.add_argument('--rate', type=float, default=50.0,
+                        help="joint command rate in Hz, as listener_node's control_rate")
+    parser.add_argument('--fps', type=float, default=25.0, help='frame rate of the MP4')
     parser.add_argument('--out', default='out/generate', help='output folder')
     parser.add_argument('--no-video', action='store_true', help='skip the MP4')
     parser.set_defaults(run=_command('generate'))
@@ -204,6 +211,10 @@ def _add_demo(subparsers) -> None:
                         'shipped model)')
     parser.add_argument('--backend', default='auto',
                         choices=['auto', 'onnxruntime', 'torch', 'tensorrt'])
+    parser.add_argument('--audio', help='your speech recording (WAV, FLAC, OGG) instead of '
+                                        'the generated speech')
+    parser.add_argument('--video', help='your speaker video (any frame rate) instead of the '
+                                        'generated one; with --audio only: no camera')
     parser.add_argument('--no-compare', action='store_true',
                         help='run no second listener with the rule policy')
     parser.add_argument('--no-video', action='store_true', help='skip the MP4')

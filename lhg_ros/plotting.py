@@ -12,15 +12,20 @@ def pyplot():
 
 
 class Mp4Writer:
-    """BGR frames to an MP4 file: OpenCV writes MPEG-4 part 2, then ffmpeg, where installed,
-    re-encodes it to H.264, which every player and browser shows."""
+    """BGR frames at a stated ``fps`` to an MP4 file, with ``audio`` (a sound file) muxed in
+    from time 0, so frame k shows time k / fps of the sound. OpenCV writes MPEG-4 part 2;
+    ffmpeg, where installed, re-encodes it to H.264 (which every player and browser shows)
+    and adds the audio. Without ffmpeg the video is silent (``has_audio`` says so)."""
 
-    def __init__(self, path, fps: float = 25.0):
+    def __init__(self, path, fps: float = 25.0, audio=None):
         from pathlib import Path
 
-        self.path, self.fps = Path(path), fps
+        self.path, self.fps = Path(path), float(fps)
+        self.audio = None if audio is None else Path(audio)
         self._raw = self.path.with_suffix('.mp4v.mp4')
         self._writer = None
+        self.frames = 0
+        self.has_audio = False
 
     def write(self, bgr) -> None:
         import cv2
@@ -29,6 +34,7 @@ class Mp4Writer:
             self._writer = cv2.VideoWriter(str(self._raw), cv2.VideoWriter_fourcc(*'mp4v'),
                                            self.fps, (bgr.shape[1], bgr.shape[0]))
         self._writer.write(bgr)
+        self.frames += 1
 
     def close(self):
         import shutil
@@ -38,9 +44,16 @@ class Mp4Writer:
             raise RuntimeError(f'no frame was written to {self.path}')
         self._writer.release()
         if shutil.which('ffmpeg'):
-            subprocess.run(['ffmpeg', '-y', '-loglevel', 'error', '-i', str(self._raw), '-c:v',
-                            'libx264', '-pix_fmt', 'yuv420p', str(self.path)], check=True)
+            command = ['ffmpeg', '-y', '-loglevel', 'error', '-i', str(self._raw)]
+            if self.audio is not None:
+                # The sound is cut to the video's length; both streams start at 0.
+                command += ['-i', str(self.audio), '-map', '0:v:0', '-map', '1:a:0', '-c:a',
+                            'aac', '-t', f'{self.frames / self.fps:.3f}']
+            command += ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-r', f'{self.fps:g}',
+                        str(self.path)]
+            subprocess.run(command, check=True)
             self._raw.unlink()
+            self.has_audio = self.audio is not None
         else:
             self._raw.replace(self.path)
         return self.path

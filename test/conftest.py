@@ -108,7 +108,7 @@ def speech_samples(speech):
 def face_video(tmp_path_factory):
     """A 2 s, 25 fps MP4 of the face rolling +-20 degrees and drifting sideways; returns
     (path, per-frame roll in degrees, per-frame dx in pixels)."""
-    from lhg_ros.synthetic import write_face_video
+    from lhg_ros.synthetic_speaker import write_face_video
 
     t = np.arange(50) / 25.0
     rolls = 20.0 * np.sin(2 * np.pi * 0.5 * t)
@@ -122,7 +122,7 @@ def synthetic(tmp_path_factory):
     """Two synthetic dyadic sessions (real speech, a real face), extracted."""
     from lhg_ros.data.extract import extract_dataset
     from lhg_ros.data.manifest import load_manifest
-    from lhg_ros.data.synthetic import make_dataset
+    from lhg_ros.data.synthetic_sessions import make_dataset
 
     root = tmp_path_factory.mktemp('dataset')
     dataset = load_manifest(make_dataset(root, sessions=2, turns=2))

@@ -149,3 +149,14 @@ def test_causal_differences_do_not_look_ahead():
     a, b = with_causal_differences(frames), with_causal_differences(changed)
     np.testing.assert_array_equal(a[:30], b[:30])
     assert not np.allclose(a[30], b[30])
+
+
+def test_the_feature_picture_keeps_both_panels_on_one_time_axis(speech):
+    from lhg_ros.commands.audio_features import track_figure
+    from lhg_ros.features.audio_frontend import extract_audio_file
+    from lhg_ros.plotting import pyplot
+
+    fig = track_figure(extract_audio_file(speech[0]), 'speech')
+    power, mel = (ax.get_position() for ax in fig.axes[:2])
+    pyplot().close(fig)
+    assert power.x0 == pytest.approx(mel.x0) and power.x1 == pytest.approx(mel.x1)

@@ -54,7 +54,7 @@ def test_the_report_files_are_written(report, tmp_path):
 
 
 def test_generate_writes_motion_and_a_video(tmp_path):
-    from lhg_ros.synthetic import speak, speaker_motion, write_face_video
+    from lhg_ros.synthetic_speaker import speak, speaker_motion, write_face_video
 
     audio = speak(['I went to the market this morning to buy some bread.',
                    'The baker told me a long story about his holidays.'], tmp_path / 's.wav')
@@ -80,10 +80,50 @@ def test_generate_writes_motion_and_a_video(tmp_path):
     assert np.isfinite(poses).all() and np.ptp(poses[:, 0]) > 0
 
 
+def test_generate_on_a_clip_with_cuts_and_empty_frames_reports_what_it_saw(tmp_path):
+    """29.97 fps: 2 s of face, 1.5 s of empty frames, a cut to the face elsewhere for 2 s;
+    the speech lasts over a second longer than the video."""
+    import cv2
+
+    from lhg_ros.synthetic_speaker import face_frame, speak
+
+    audio = speak(['I went to the market this morning to buy some bread.',
+                   'The baker told me a long story about his summer holidays.'],
+                  tmp_path / 's.wav')
+    fps = 30000 / 1001
+    writer = cv2.VideoWriter(str(tmp_path / 'cuts.mp4'), cv2.VideoWriter_fourcc(*'mp4v'), fps,
+                             (640, 480))
+    kinds = ['face'] * 60 + ['empty'] * 45 + ['cut'] * 60
+    for kind in kinds:
+        frame = {'face': lambda: face_frame(5.0, 0, 0),
+                 'empty': lambda: np.full((480, 640, 3), 40, np.uint8),
+                 'cut': lambda: face_frame(-5.0, 120, 20)}[kind]()
+        writer.write(np.ascontiguousarray(frame[..., ::-1]))
+    writer.release()
+    result = subprocess.run([str(BIN / 'lhg-ros'), 'generate', '--audio', str(audio),
+                             '--video', str(tmp_path / 'cuts.mp4'), '--policy', 'rules',
+                             '--out', str(tmp_path / 'out')], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    share = int(result.stdout.split('face found')[1].split('%')[0].strip(' |'))
+    assert abs(share - 100 * 120 / 165) <= 5, result.stdout
+    assert '165 frames at 29.97 fps' in result.stdout
+    assert 'warning: the audio lasts' in result.stdout
+    # The MP4 is placed by time: as long as the speech, at the stated 25 fps.
+    import soundfile as sf
+
+    from lhg_ros.sources.video import VideoFileSource
+
+    mp4 = VideoFileSource(tmp_path / 'out' / 'listener.mp4', realtime=False)
+    assert mp4.fps == pytest.approx(25.0)
+    assert abs(mp4.frame_count / 25.0 - sf.info(str(audio)).duration) < 0.1
+    mp4.close()
+
+
 def test_generate_without_a_face_says_so(tmp_path):
     import cv2
 
-    from lhg_ros.synthetic import speak
+    from lhg_ros.synthetic_speaker import speak
 
     audio = speak(['Hello there.'], tmp_path / 's.wav')
     writer = cv2.VideoWriter(str(tmp_path / 'blank.mp4'), cv2.VideoWriter_fourcc(*'mp4v'), 25,

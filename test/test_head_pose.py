@@ -11,10 +11,10 @@ from lhg_ros.features.head_pose import (
     build_face_reference,
     umeyama,
 )
-from lhg_ros.features.motion import MOTION_DIM, MotionFeatureStream, motion_features
+from lhg_ros.features.pose_features import MOTION_DIM, MotionFeatureStream, motion_features
 from lhg_ros.features.speaker_head import SpeakerHeadTracker, extract_video_file
 from lhg_ros.filters import OneEuroFilter
-from lhg_ros.synthetic import CANVAS, face_frame
+from lhg_ros.synthetic_speaker import CANVAS, face_frame
 
 
 @pytest.fixture(scope='module')

@@ -17,7 +17,7 @@ from lhg_ros.motion.listener import (
 )
 from lhg_ros.motion.nods import NodDetector
 from lhg_ros.motion.rules import RuleListener
-from lhg_ros.synthetic import speak
+from lhg_ros.synthetic_speaker import speak
 
 
 def rule_poses(features):
@@ -68,7 +68,12 @@ def test_a_lost_face_is_held_then_eases_to_neutral():
     aligner.add_speaker_pose(np.full(6, 0.4), 10.0)
     _, held = aligner.frame(10.2)
     np.testing.assert_allclose(held, 0.4)
-    for k in range(100):  # 4 s without a face
+    for k in range(100):  # 4 s without a face: the angles are back
+        _, pose = aligner.frame(10.6 + k * 0.04)
+    assert np.abs(pose[:3]).max() < 0.01
+    # never faster than the slowest speaker moves (this one was still): 0.4 m takes 8 s
+    assert np.abs(pose[3:]).min() > 0.1
+    for k in range(100, 250):
         _, pose = aligner.frame(10.6 + k * 0.04)
     assert np.abs(pose).max() < 0.01
 
@@ -120,7 +125,7 @@ def test_an_outside_voice_activity_decision_overrides_the_energy_detector():
 def test_the_speakers_slow_mean_is_removed_alike_online_and_offline():
     """Where the camera sits must not matter to a model with speaker_highpass_s: a constant
     offset of the speaker's pose vanishes, and chunking does not change the result."""
-    from lhg_ros.features.motion import SlowMeanRemover
+    from lhg_ros.features.pose_features import SlowMeanRemover
 
     rng = np.random.default_rng(0)
     poses = np.cumsum(rng.normal(0, 0.01, (300, 6)), axis=0)

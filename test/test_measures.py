@@ -105,7 +105,9 @@ def test_nod_f1_scores_timing_within_the_tolerance():
     assert late['f1'] == 0.0
     partial = measures.event_f1(np.array([2.05, 5.0, 12.0, 13.0]), reference, 0.16)
     assert partial['precision'] == 0.5 and partial['recall'] == pytest.approx(2 / 3)
-    assert measures.event_f1([], [], 0.1)['f1'] == 1.0
+    # A still head never scores, not even where the reference has no nods either.
+    assert measures.event_f1([], [], 0.1)['f1'] == 0.0
+    assert measures.event_f1([], reference, 0.1)['f1'] == 0.0
 
 
 def test_mismatched_lengths_are_refused():

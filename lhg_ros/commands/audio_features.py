@@ -13,6 +13,13 @@ from lhg_ros.plotting import pyplot
 
 
 def plot_track(track: AudioFeatureTrack, title: str, path: Path) -> None:
+    fig = track_figure(track, title)
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+
+
+def track_figure(track: AudioFeatureTrack, title: str):
+    """Log power with the VAD over the log-mel spectrogram, on one time axis."""
     plt = pyplot()
     times = track.times
     fig, (ax_power, ax_mel) = plt.subplots(2, 1, figsize=(11, 5.5), sharex=True,
@@ -30,10 +37,13 @@ def plot_track(track: AudioFeatureTrack, title: str, path: Path) -> None:
                           extent=(0.0, end, 0, STATIC_DIM - 1), cmap='magma')
     ax_mel.set_ylabel('mel bin')
     ax_mel.set_xlabel('time (s)')
-    fig.colorbar(image, ax=ax_mel, pad=0.01, label='log-mel')
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    # The colour bar sits beside the mel panel without narrowing it, so both panels keep the
+    # same time axis.
+    fig.subplots_adjust(right=0.9)
+    box = ax_mel.get_position()
+    fig.colorbar(image, cax=fig.add_axes([0.915, box.y0, 0.015, box.height]), label='log-mel')
+    return fig
 
 
 def main(args) -> int:

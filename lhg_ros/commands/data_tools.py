@@ -50,7 +50,7 @@ def extract_main(args) -> int:
 def synth_main(args) -> int:
     from tqdm import tqdm
 
-    from lhg_ros.data.synthetic import make_dataset
+    from lhg_ros.data.synthetic_sessions import make_dataset
 
     with tqdm(total=args.sessions, desc='sessions') as bar:
         path = make_dataset(args.output, sessions=args.sessions, turns=args.turns,

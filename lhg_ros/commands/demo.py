@@ -77,11 +77,15 @@ class Recorder:
         n.create_subscription(Float64, 'listener/latency',
                               lambda m: self.latency.append(m.data), 100)
         self.listener_status: dict[str, str] = {}
+        self.compare_status: dict[str, str] = {}
 
         def on_diagnostics(msg):
             for status in msg.status:
+                values = {kv.key: kv.value for kv in status.values}
                 if status.name.startswith('listener_node'):
-                    self.listener_status = {kv.key: kv.value for kv in status.values}
+                    self.listener_status = values
+                elif status.name.startswith('listener_rules'):
+                    self.compare_status = values
 
         n.create_subscription(DiagnosticArray, '/diagnostics', on_diagnostics, 10)
 
@@ -119,7 +123,7 @@ def make_inputs(out: Path, seconds_hint: float | None = None) -> tuple[Path, Pat
     """Speech and a speaker video of the same length in ``out``."""
     import soundfile as sf
 
-    from lhg_ros.synthetic import DEMO_SENTENCES, speak, speaker_motion, write_face_video
+    from lhg_ros.synthetic_speaker import DEMO_SENTENCES, speak, speaker_motion, write_face_video
 
     speech = speak(DEMO_SENTENCES, out / 'speaker.wav')
     duration = sf.info(str(speech)).duration
@@ -128,26 +132,36 @@ def make_inputs(out: Path, seconds_hint: float | None = None) -> tuple[Path, Pat
     return speech, video, duration
 
 
-def main(args) -> int:
+def user_inputs(args) -> tuple[Path, Path | None, float]:
+    """The user's --audio / --video, checked; one clear error when a file cannot be used."""
+    import soundfile as sf
+
+    from lhg_ros.sources.audio import FileAudioSource
+    from lhg_ros.sources.video import VideoFileSource
+
+    speech = Path(args.audio).resolve()
+    FileAudioSource(speech, realtime=False).close()  # raises with the reason
+    video = None
+    if args.video:
+        video = Path(args.video).resolve()
+        VideoFileSource(video, realtime=False).close()
+    return speech, video, sf.info(str(speech)).duration
+
+
+def run_pipeline(speech: Path, video: Path | None, duration: float, out: Path,
+                 listener_params: dict, compare: str | None, report=print) -> Recorder:
+    """Start the listener(s), wait until they are up, play the files through the two input
+    nodes over a private DDS domain and record everything until the head has settled.
+    ``report`` gets one progress line a second."""
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
 
     from lhg_ros.dds_probe import pick_private_domain, private_ros_env
 
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    print(f'inputs: real speech (espeak-ng) and a moving face photograph -> {out}/')
-    speech, video, duration = make_inputs(out)
     domain = pick_private_domain()
     env = private_ros_env(domain)
     os.environ.update(env)
-    listener_params = {'policy': args.policy}
-    if args.policy == 'model':
-        listener_params.update(backend=args.backend)
-        if args.checkpoint:
-            listener_params['checkpoint'] = Path(args.checkpoint).resolve()
-    compare = None if args.no_compare or args.policy == 'rules' else COMPARE
     context = Context()
     rclpy.init(context=context, domain_id=domain)
     recorder = Recorder(context, compare)
@@ -163,32 +177,34 @@ def main(args) -> int:
     def up() -> bool:
         return bool(recorder.joints) and (not compare or bool(recorder.compare_joints))
 
-    # Inputs start once the listeners are up and the monitor sees them, so nothing is missed.
-    deadline = time.time() + 60.0
-    while (not up() and time.time() < deadline
-           and all(p.poll() is None for p in processes)):
-        executor.spin_once(timeout_sec=0.05)
-    if not up():
-        _stop(processes)
-        rclpy.try_shutdown(context=context)
-        print(f'listener_node did not start; see {out}/listener_node.log')
-        return 1
-    processes += [
-        # Reliable, so the monitor's record is complete; the listener reads best effort.
-        _start('audio_features_node', {'source': 'file', 'file.path': speech,
-                                       'file.exit_at_end': True, 'reliable': True}, env,
-               out / 'audio_features_node.log'),
-        _start('head_pose_node', {'source': 'file', 'file.path': video,
-                                  'file.exit_at_end': True}, env, out / 'head_pose_node.log'),
-    ]
-    beside = f', listener_rules (rules, in /{compare})' if compare else ''
-    print(f'nodes: listener_node ({args.policy}){beside}, audio_features_node, head_pose_node '
-          f'on ROS_DOMAIN_ID={domain}; the files play for {duration:.0f} s\n')
-    started = time.time()
-    next_report = started + 1.0
-    inputs_done = None
     try:
-        # Until both file nodes have played their file, then 1.5 s for the head to settle.
+        # Inputs start once the listeners are up and the monitor sees them, so nothing is
+        # missed.
+        deadline = time.time() + 60.0
+        while (not up() and time.time() < deadline
+               and all(p.poll() is None for p in processes)):
+            executor.spin_once(timeout_sec=0.05)
+        if not up():
+            raise RuntimeError(f'listener_node did not start; see {out}/listener_node.log')
+        # Reliable, so the monitor's record is complete; the listener reads best effort.
+        # Each file plays once every listener and the monitor have matched its topic.
+        processes.append(_start('audio_features_node', {
+            'source': 'file', 'file.path': speech, 'file.exit_at_end': True,
+            'file.min_subscribers': listeners + 1, 'reliable': True}, env,
+            out / 'audio_features_node.log'))
+        if video is not None:
+            processes.append(_start('head_pose_node', {
+                'source': 'file', 'file.path': video, 'file.exit_at_end': True,
+                'file.min_subscribers': listeners + 1}, env, out / 'head_pose_node.log'))
+        names = ['audio_features_node'] + (['head_pose_node'] if video is not None else [])
+        beside = f', listener_rules (rules, in /{compare})' if compare else ''
+        report(f"nodes: listener_node ({listener_params.get('policy', 'model')}){beside}, "
+               f"{', '.join(names)} on ROS_DOMAIN_ID={domain}; the files play for "
+               f'{duration:.0f} s\n')
+        started = time.time()
+        next_report = started + 1.0
+        inputs_done = None
+        # Until the file nodes have played their files, then 1.5 s for the head to settle.
         while inputs_done is None or time.time() < inputs_done + 1.5:
             if inputs_done is None and all(p.poll() is not None
                                            for p in processes[listeners:]):
@@ -198,12 +214,7 @@ def main(args) -> int:
             executor.spin_once(timeout_sec=0.02)
             if time.time() >= next_report:
                 next_report += 1.0
-                pitch = recorder.joints[-1][1][1] if recorder.joints else float('nan')
-                talking = recorder.speaking[-1][1] if recorder.speaking else False
-                print(f'  t={time.time() - started:5.1f} s  audio frames {len(recorder.audio):5d}'
-                      f'  speaker {"talking" if talking else "quiet  "}  face poses '
-                      f'{len(recorder.speaker):4d}  listener pitch {np.degrees(pitch):+5.1f} deg'
-                      f'  nods {len(recorder.nods)}', flush=True)
+                report(progress_line(recorder, time.time() - started))
             dead = [p for p in processes if p.poll() is not None and p.returncode != 0]
             if dead:
                 raise RuntimeError(f'a node exited with code {dead[0].returncode}; see the '
@@ -213,7 +224,46 @@ def main(args) -> int:
         executor.shutdown()
         recorder.node.destroy_node()
         rclpy.try_shutdown(context=context)
+    return recorder
 
+
+def progress_line(recorder: Recorder, elapsed: float) -> str:
+    pitch = recorder.joints[-1][1][1] if recorder.joints else float('nan')
+    talking = recorder.speaking[-1][1] if recorder.speaking else False
+    return (f'  t={elapsed:5.1f} s  audio frames {len(recorder.audio):5d}  speaker '
+            f'{"talking" if talking else "quiet  "}  face poses {len(recorder.speaker):4d}  '
+            f'listener pitch {np.degrees(pitch):+5.1f} deg  nods {len(recorder.nods)}')
+
+
+def main(args) -> int:
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.video and not args.audio:
+        print('lhg-ros demo: --video needs --audio (the listener listens to speech)')
+        return 1
+    if args.audio:
+        try:
+            speech, video, duration = user_inputs(args)
+        except Exception as exc:  # noqa: BLE001 - one clear line for the user
+            print(f'lhg-ros demo: {exc}')
+            return 1
+        print(f'inputs: {speech}' + (f' and {video}' if video else ' (no video: the speaker '
+                                      "pose stays neutral)") + f' -> {out}/')
+    else:
+        print(f'inputs: real speech (espeak-ng) and a moving face photograph -> {out}/')
+        speech, video, duration = make_inputs(out)
+    listener_params = {'policy': args.policy}
+    if args.policy == 'model':
+        listener_params.update(backend=args.backend)
+        if args.checkpoint:
+            listener_params['checkpoint'] = Path(args.checkpoint).resolve()
+    compare = None if args.no_compare or args.policy == 'rules' else COMPARE
+    try:
+        recorder = run_pipeline(speech, video, duration, out, listener_params, compare,
+                                report=lambda line: print(line, flush=True))
+    except RuntimeError as exc:
+        print(f'lhg-ros demo: {exc}')
+        return 1
     summary = summarise(recorder, duration)
     print()
     print(format_table(['', 'value'], summary))
@@ -222,16 +272,37 @@ def main(args) -> int:
     plot_session(recorder, out / 'demo.png')
     print(f'\nwrote {out / "demo.png"}')
     if not args.no_video:
-        path = render_video(recorder, video, out / 'demo.mp4')
+        path = render_video(recorder, video, out / 'demo.mp4', audio=speech,
+                            first_face_s=first_face_time(video) if video else 0.0)
         print(f'wrote {path}')
     return 0
 
 
+def first_face_time(video: Path) -> float:
+    """Video time of the first frame with a face (the first pose the node published)."""
+    from lhg_ros.console import quiet_stderr
+    from lhg_ros.features.face_mesh import FaceMeshDetector
+    from lhg_ros.sources.video import VideoFileSource
+
+    source = VideoFileSource(video, clock=lambda: 0.0, realtime=False)
+    with quiet_stderr(), FaceMeshDetector() as detector:
+        try:
+            while (frame := source.read()) is not None:
+                if detector.detect(frame.rgb):
+                    return frame.capture_time
+        finally:
+            source.close()
+    return 0.0
+
+
 def summarise(recorder: Recorder, duration: float) -> list[tuple[str, str]]:
+    from lhg_ros.features.audio import SAMPLE_RATE, num_frames
+
     joints = np.array([p for _, p in recorder.joints]) if recorder.joints else np.zeros((0, 3))
     latency = np.array(recorder.latency) * 1000
     rows = [('speech', f'{duration:.1f} s'),
-            ('audio feature frames', f'{len(recorder.audio)} (expected {int(duration * 100)})'),
+            ('audio feature frames', f'{len(recorder.audio)} (expected '
+                                     f'{num_frames(round(duration * SAMPLE_RATE))})'),
             ('speaker poses', f'{len(recorder.speaker)}'),
             ('joint commands', f'{len(recorder.joints)} ({len(recorder.joints) / duration:.0f}'
                                ' Hz)'),

@@ -116,36 +116,115 @@ def _trajectory(joints):
     return np.array([s for s, _ in joints]), np.array([p for _, p in joints])
 
 
-def render_video(recorder, speaker_video: Path, path: Path, fps: float = 25.0,
-                 labels: tuple[str, str] = ('model', 'rules')) -> Path:
-    """Speaker video beside the listener's head (front and side), frame by frame; with a
-    second listener recorded (``recorder.compare_joints``), both heads side by side."""
+class FramesByTime:
+    """A video file's frames by time: :meth:`at` gives the frame on screen at file time ``t``
+    (the latest whose timestamp is not after ``t``), None before the first frame and after
+    the last one has been shown for one frame period."""
+
+    def __init__(self, path: Path):
+        from lhg_ros.sources.video import VideoFileSource
+
+        self._source = VideoFileSource(path, clock=lambda: 0.0, realtime=False)
+        self.fps = self._source.fps
+        self._current, self._next = None, self._source.read()
+        self.shape = None if self._next is None else self._next.rgb.shape
+
+    def at(self, t: float) -> np.ndarray | None:
+        while self._next is not None and self._next.capture_time <= t + 1e-6:
+            self._current, self._next = self._next, self._source.read()
+        if self._current is None:
+            return None
+        if self._next is None and t >= self._current.capture_time + 1.0 / self.fps:
+            return None
+        return self._current.rgb
+
+    def close(self) -> None:
+        self._source.close()
+
+
+def _waveform_strip(samples: np.ndarray, sample_rate: int, t: float, width: int) -> np.ndarray:
+    """4 s of the speech waveform around ``t`` (the present at the red line), BGR."""
     import cv2
 
-    if not recorder.joints or not recorder.speaker:
-        raise RuntimeError('nothing to render: no joint states or speaker poses were received')
-    heads = [_trajectory(recorder.joints)]
-    if getattr(recorder, 'compare_joints', None):
-        heads.append(_trajectory(recorder.compare_joints))
-    start = recorder.speaker[0][0]
-    capture = cv2.VideoCapture(str(speaker_video))
-    writer = Mp4Writer(path, fps)
-    index = 0
-    while True:
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        t = start + index / fps
-        panels = [bgr]
-        for (times, positions), label in zip(heads, labels, strict=False):
-            current = [np.interp(t, times, positions[:, j]) for j in range(positions.shape[1])]
-            angles = neck_angles(recorder.joint_names, current)
-            panels.append(labelled_heads(*angles, bgr.shape[0], label) if len(heads) > 1
-                          else heads_panel(*angles, bgr.shape[0]))
-        frame = np.concatenate(panels, axis=1)
-        cv2.putText(frame, 'speaker', (12, bgr.shape[0] - 16), cv2.FONT_HERSHEY_SIMPLEX, 0.7,
-                    (255, 255, 255), 2)
-        writer.write(frame)
-        index += 1
-    capture.release()
+    strip = np.full((90, width, 3), 255, np.uint8)
+    window = int(4 * sample_rate)
+    first = int(t * sample_rate) - window // 2
+    part = np.zeros(window)
+    lo, hi = max(first, 0), min(first + window, len(samples))
+    if hi > lo:
+        part[lo - first:hi - first] = np.abs(samples[lo:hi])
+    for x, chunk in enumerate(np.array_split(part, width)):
+        half = int(min(chunk.max(initial=0.0), 1.0) * 40)
+        cv2.line(strip, (x, 45 - half), (x, 45 + half), (160, 90, 40), 1)
+    cv2.line(strip, (width // 2, 0), (width // 2, 89), (0, 0, 200), 1)
+    return strip
+
+
+def render_session(path: Path, speaker_video: Path | None, duration_s: float, heads,
+                   joint_names, audio: Path | None = None, video_offset_s: float = 0.0,
+                   fps: float = 25.0) -> Path:
+    """An MP4 at ``fps`` of the speaker video beside the listener's head (front and side), one
+    column per entry of ``heads`` ((times, positions (n, joints), label), times in seconds
+    from the start of the audio), over the speech waveform, with the speech muxed in.
+    Everything is placed by time: frame k shows time k / fps of the audio, the video frame
+    on screen then (the video started ``video_offset_s`` after the audio) and the joints
+    then, whatever the video's own frame rate."""
+    import cv2
+    import soundfile as sf
+
+    frames = FramesByTime(speaker_video) if speaker_video is not None else None
+    height, width = (frames.shape[:2] if frames is not None and frames.shape is not None
+                     else (480, 640))
+    samples = None
+    if audio is not None:
+        samples, sample_rate = sf.read(str(audio), dtype='float32', always_2d=True)
+        samples = samples.mean(axis=1)
+    writer = Mp4Writer(path, fps, audio=audio)
+    try:
+        for index in range(max(1, int(duration_s * fps))):
+            t = index / fps
+            rgb = None if frames is None else frames.at(t - video_offset_s)
+            if rgb is None:
+                speaker = np.full((height, width, 3), 60, np.uint8)
+                cv2.putText(speaker, 'no video', (12, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.8,
+                            (200, 200, 200), 2)
+            else:
+                speaker = np.ascontiguousarray(rgb[..., ::-1])
+            panels = [speaker]
+            for times, positions, label in heads:
+                current = [np.interp(t, times, positions[:, j]) for j in range(positions.shape[1])]
+                angles = neck_angles(joint_names, current)
+                panels.append(labelled_heads(*angles, height, label) if len(heads) > 1
+                              else heads_panel(*angles, height))
+            frame = np.concatenate(panels, axis=1)
+            cv2.putText(frame, f'speaker  {t:5.1f} s', (12, height - 16),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2)
+            if samples is not None:
+                frame = np.concatenate([frame, _waveform_strip(samples, sample_rate, t,
+                                                               frame.shape[1])], axis=0)
+            writer.write(frame)
+    finally:
+        if frames is not None:
+            frames.close()
     return writer.close()
+
+
+def render_video(recorder, speaker_video: Path, path: Path, audio: Path | None = None,
+                 first_face_s: float = 0.0, fps: float = 25.0,
+                 labels: tuple[str, str] = ('model', 'rules')) -> Path:
+    """The demo's MP4: what the nodes published, placed by their stamps (time 0 = the first
+    audio frame's capture). ``first_face_s``: the video time of the first frame with a face
+    (which the first pose's stamp belongs to)."""
+    if not recorder.joints or not recorder.audio:
+        raise RuntimeError('nothing to render: no joint states or audio features were received')
+    t0 = recorder.audio[0][0]
+    heads = []
+    for joints, label in zip([recorder.joints, getattr(recorder, 'compare_joints', None)],
+                             labels, strict=True):
+        if joints:
+            times, positions = _trajectory(joints)
+            heads.append((times - t0, positions, label))
+    offset = recorder.speaker[0][0] - first_face_s - t0 if recorder.speaker else 0.0
+    duration = recorder.audio[-1][0] - t0 + 0.01
+    return render_session(path, speaker_video, duration, heads, recorder.joint_names, audio,
+                          offset, fps)

@@ -60,7 +60,7 @@ from pathlib import Path
 import numpy as np
 
 from lhg_ros.data.manifest import write_manifest
-from lhg_ros.features.motion import MOTION_RATE, POSE_DIM
+from lhg_ros.features.pose_features import MOTION_RATE, POSE_DIM
 
 SAMPLE_RATE = 16000
 VOICES = ('en-us', 'en-gb', 'en-gb-scotland', 'en-gb-x-rp', 'en-gb-x-gbclan', 'en-029',

@@ -12,9 +12,9 @@ import numpy as np
 
 from lhg_ros import __version__
 from lhg_ros.data.manifest import Dataset, Participant
-from lhg_ros.features.motion import MOTION_RATE, POSE_DIM
+from lhg_ros.features.pose_features import MOTION_RATE, POSE_DIM
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: poses by timestamp, gaps held and eased, not interpolated
 
 
 def _sources(p: Participant) -> dict:
@@ -27,17 +27,32 @@ def cache_path(dataset: Dataset, session_id: str, participant: str) -> Path:
 
 
 def resample_poses(times: np.ndarray, poses: np.ndarray, duration: float,
-                   rate: float = MOTION_RATE) -> tuple[np.ndarray, np.ndarray]:
-    """Poses (NaN rows where no face) at their own times -> (poses at ``rate`` with gaps
-    filled by linear interpolation and the ends held, and which frames had a face nearby)."""
-    grid = np.arange(int(duration * rate)) / rate
-    found = ~np.isnan(poses[:, 0])
+                   rate: float = MOTION_RATE, hold_s: float = 0.5,
+                   neutral: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Poses at their own timestamps (NaN rows where no face was seen) -> (one pose per motion
+    frame of ``duration``, whether a face was seen in that frame), by the runtime's rules
+    (:class:`lhg_ros.motion.listener.SpeakerGapFiller`): each frame takes the latest face seen
+    before its end; a lost face is held ``hold_s``, then eased toward ``neutral`` (default: the
+    recording's median pose); nothing is interpolated across a gap, and after the video ends
+    the pose eases to neutral like any other gap. An empty track gives NaN poses."""
+    from lhg_ros.motion.listener import SpeakerGapFiller
+
+    frames = int(duration * rate)
+    ends = (np.arange(frames) + 1) / rate - 1e-6  # (a face stamped at an end is the next's)
+    poses = np.asarray(poses, dtype=np.float64).reshape(-1, POSE_DIM)
+    found = np.isfinite(poses).all(axis=1)
     if not found.any():
-        return np.full((len(grid), POSE_DIM), np.nan), np.zeros(len(grid), dtype=bool)
-    out = np.column_stack([np.interp(grid, times[found], poses[found, i])
-                           for i in range(POSE_DIM)])
-    nearest = np.searchsorted(times, grid).clip(0, len(times) - 1)
-    return out, found[nearest]
+        return np.full((frames, POSE_DIM), np.nan), np.zeros(frames, dtype=bool)
+    seen_at, seen = np.asarray(times, dtype=np.float64)[found], poses[found]
+    filler = SpeakerGapFiller(rate, hold_s,
+                              np.median(seen, axis=0) if neutral is None else neutral)
+    latest = np.searchsorted(seen_at, ends, side='left') - 1  # the last face before each end
+    out = np.empty((frames, POSE_DIM))
+    for k, i in enumerate(latest):
+        out[k] = (filler.update(seen[i], seen_at[i], ends[k]) if i >= 0
+                  else filler.update(None, -np.inf, ends[k]))
+    first_in_frame = np.searchsorted(seen_at, np.arange(frames) / rate - 1e-6, side='left')
+    return out, first_in_frame < latest + 1
 
 
 def extract_participant(p: Participant) -> dict:
@@ -51,13 +66,15 @@ def extract_participant(p: Participant) -> dict:
     if p.video is not None:
         with quiet_stderr():
             track = extract_video_file(p.video, smoothing=OneEuroFilter(1.5, 0.3))
-        poses, detected = resample_poses(track.times - track.times[0], track.poses, duration)
+        poses, detected = resample_poses(track.times, track.poses, duration)
+        face_share = float(track.detected.mean()) if len(track.times) else 0.0
     else:
         with np.load(p.poses) as data:
             raw, rate = data['poses'].astype(np.float64), float(data['rate'])
         poses, detected = resample_poses(np.arange(len(raw)) / rate, raw, duration)
+        face_share = float(np.isfinite(raw).all(axis=1).mean()) if len(raw) else 0.0
     return {'audio': audio.frames, 'speaking': audio.speaking, 'poses': poses.astype(np.float32),
-            'detected': detected, 'duration': duration}
+            'detected': detected, 'face_share': face_share, 'duration': duration}
 
 
 def _extract_to_cache(dataset_root: str, session_id: str, participant: Participant,
@@ -117,13 +134,13 @@ def load_features(dataset: Dataset, session_id: str, participant: str) -> dict:
 
 def summary(dataset: Dataset) -> list[tuple[str, str]]:
     """Hours, sessions and face-detection rate of the extracted dataset."""
-    seconds, detected, frames = 0.0, 0, 0
+    seconds, detected, frames = 0.0, 0.0, 0
     for session in dataset.sessions:
         for name, p in session.participants.items():
             features = load_features(dataset, session.id, name)
             seconds += float(features['duration'])
-            if p.video is not None:
-                detected += int(features['detected'].sum())
+            if p.video is not None:  # weighted by length: the share of all video frames
+                detected += float(features['face_share']) * len(features['detected'])
                 frames += len(features['detected'])
     rows = [('sessions', f'{len(dataset.sessions)} ({len(dataset.held_out)} held out)'),
             ('recorded', f'{seconds / 3600:.2f} h over all participants'),

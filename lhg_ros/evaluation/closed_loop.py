@@ -13,7 +13,7 @@ import numpy as np
 
 from lhg_ros.evaluation import measures
 from lhg_ros.evaluation.offline import run_policy
-from lhg_ros.features.motion import MOTION_RATE
+from lhg_ros.features.pose_features import MOTION_RATE
 
 NOD_TOLERANCE_S = 0.2
 

@@ -1,7 +1,7 @@
 """The objective measures of listener head motion, defined once.
 
 All functions take poses as (T, >= 3) arrays whose first three columns are [pitch, yaw, roll]
-in radians at ``rate`` frames per second (the 6-DoF layout of lhg_ros.features.motion);
+in radians at ``rate`` frames per second (the 6-DoF layout of lhg_ros.features.pose_features);
 results are in degrees where angles are reported. No single measure agrees well with human
 judgement (the paper's finding), so they are reported together.
 """
@@ -184,7 +184,8 @@ def event_f1(predicted, reference, tolerance_s: float) -> dict[str, float]:
         if len(candidates):
             used[candidates[np.argmin(np.abs(reference[candidates] - t))]] = True
             hits += 1
-    precision = hits / len(predicted) if len(predicted) else float(len(reference) == 0)
-    recall = hits / len(reference) if len(reference) else float(len(predicted) == 0)
+    # Nothing predicted scores 0, whatever the reference: a still head must not score.
+    precision = hits / len(predicted) if len(predicted) else 0.0
+    recall = hits / len(reference) if len(reference) else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {'precision': precision, 'recall': recall, 'f1': f1}

@@ -4,7 +4,7 @@ or a model."""
 
 import numpy as np
 
-from lhg_ros.features.motion import MOTION_RATE, POSE_DIM
+from lhg_ros.features.pose_features import MOTION_RATE, POSE_DIM
 from lhg_ros.motion.listener import ListenerRuntime, ModelPolicy
 from lhg_ros.motion.rules import RuleListener
 

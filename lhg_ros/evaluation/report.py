@@ -25,7 +25,7 @@ from lhg_ros.evaluation.closed_loop import (
     pauses_of,
     rollout,
 )
-from lhg_ros.features.motion import MOTION_RATE
+from lhg_ros.features.pose_features import MOTION_RATE
 from lhg_ros.motion.rules import RuleListener
 
 TEACHER_FORCED = 'model (teacher-forced)'

@@ -6,9 +6,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from lhg_ros.features.face_mesh import FaceMeshDetector, select_face
+from lhg_ros.features.face_mesh import FaceMeshDetector, FaceSelector
 from lhg_ros.features.head_pose import CameraModel, HeadPose, HeadPoseSolver
-from lhg_ros.features.motion import POSE_DIM
+from lhg_ros.features.pose_features import POSE_DIM
 from lhg_ros.filters import OneEuroFilter
 
 
@@ -22,12 +22,12 @@ class StageTimes:
 
 class SpeakerHeadTracker:
     def __init__(self, detector: FaceMeshDetector | None = None,
-                 solver: HeadPoseSolver | None = None, face_selection: str = 'largest',
+                 solver: HeadPoseSolver | None = None, face_selection: str = 'continuity',
                  smoothing: OneEuroFilter | None = None, camera: CameraModel | None = None,
-                 reset_after_s: float = 0.5):
+                 reset_after_s: float = 0.5, selector: FaceSelector | None = None):
         self.detector = detector or FaceMeshDetector()
         self.solver = solver or HeadPoseSolver()
-        self.face_selection = face_selection
+        self.selector = selector or FaceSelector(face_selection)
         self.smoothing = smoothing
         self.camera = camera
         self._reset_after_s = reset_after_s
@@ -37,7 +37,7 @@ class SpeakerHeadTracker:
     def process(self, rgb: np.ndarray, t: float) -> HeadPose | None:
         """The speaker's head pose in this frame, or None when no face is visible."""
         start = time.perf_counter()
-        face = select_face(self.detector.detect(rgb), self.face_selection)
+        face = self.selector.select(self.detector.detect(rgb), t)
         detected = time.perf_counter()
         self.times = StageTimes(detected - start, 0.0)
         if face is None:
@@ -78,12 +78,14 @@ class HeadPoseTrack:
         return ~np.isnan(self.poses[:, 0])
 
 
-def extract_video_file(path, smoothing: OneEuroFilter | None = None) -> HeadPoseTrack:
-    """Head poses of every frame of a video file, through the node's own code path."""
+def extract_video_file(path, smoothing: OneEuroFilter | None = None,
+                       face_selection: str = 'continuity') -> HeadPoseTrack:
+    """Head poses of every frame of a video file, at the frames' own timestamps (seconds from
+    the start of the file), through the node's own code path."""
     from lhg_ros.sources.video import VideoFileSource
 
     source = VideoFileSource(path, clock=lambda: 0.0, realtime=False)
-    tracker = SpeakerHeadTracker(smoothing=smoothing)
+    tracker = SpeakerHeadTracker(smoothing=smoothing, face_selection=face_selection)
     times, poses = [], []
     try:
         while (frame := source.read()) is not None:

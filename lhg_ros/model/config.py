@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from lhg_ros.features.audio import FEATURE_DIM as AUDIO_DIM
 from lhg_ros.features.audio import FRAME_RATE as AUDIO_RATE
-from lhg_ros.features.motion import MOTION_DIM, MOTION_RATE, POSE_DIM
+from lhg_ros.features.pose_features import MOTION_DIM, MOTION_RATE, POSE_DIM
 
 LISTENER_INPUTS = ('motion', 'pose', 'none')
 
@@ -40,7 +40,7 @@ class ModelConfig:
     # head's course lives in R's LSTM state, and closed loop equals teacher forcing).
     listener_input: str = 'motion'
     # Above 0: the speaker's poses minus their running mean over about this many seconds
-    # (lhg_ros.features.motion.SlowMeanRemover), so that where the camera sits relative to
+    # (lhg_ros.features.pose_features.SlowMeanRemover), so that where the camera sits relative to
     # the speaker does not change what the model does.
     speaker_highpass_s: float = 0.0
 

@@ -6,7 +6,10 @@ Gap rules (documented in the README):
 * audio rows missing for a motion frame (audio late or lost) are replaced by the features of
   digital silence, and the frame is counted as ``audio_gaps``;
 * the speaker's face lost: the last pose is held for ``hold_s``, then eases toward the neutral
-  speaker pose with a 0.5 s time constant (differences then decay to zero, as for a still head).
+  speaker pose with a 0.5 s time constant (differences then decay to zero, as for a still head);
+  when the face comes back, the pose glides to it. Easing and gliding never move faster than
+  ``SpeakerGapFiller.MAX_SPEED``, so a gap never invents motion (offline resampling of
+  recordings uses the same rules, :func:`lhg_ros.data.extract.resample_poses`).
 """
 
 import math
@@ -15,7 +18,7 @@ from collections import deque
 import numpy as np
 
 from lhg_ros.features.audio import FEATURE_DIM, STATIC_DIM
-from lhg_ros.features.motion import POSE_DIM, MotionFeatureStream, SlowMeanRemover
+from lhg_ros.features.pose_features import POSE_DIM, MotionFeatureStream, SlowMeanRemover
 from lhg_ros.motion.speech import EnergySpeechDetector
 
 SILENCE_LOG = math.log(float(np.finfo(np.float32).eps))  # Kaldi's floor: -15.94
@@ -92,6 +95,69 @@ class ModelPolicy:
         return np.tile(self._held[-1], (self.frames_per_step, 1))
 
 
+class SpeakerGapFiller:
+    """The speaker pose of each motion frame from the latest face seen: followed while fresh,
+    held ``hold_s`` after the face is lost, then eased toward ``neutral`` (time constant
+    ``ease_s``); when a face is seen again after easing began, the pose glides to it (time
+    constant ``return_s``) before following again.
+
+    Easing and gliding never move faster than this speaker was seen to move (the peak speed
+    of each DoF between consecutive faces, forgotten over ``memory_s``; at least ``MIN_SPEED``,
+    at most ``MAX_SPEED``, rad/s for the angles and m/s for the position): what fills a gap is
+    never mistaken for motion."""
+
+    MIN_SPEED = np.array([0.15, 0.15, 0.15, 0.05, 0.05, 0.05])  # about 9 deg/s, 5 cm/s
+    MAX_SPEED = np.array([0.5, 0.5, 0.5, 0.2, 0.2, 0.2])  # about 29 deg/s, 0.2 m/s
+
+    def __init__(self, rate: float, hold_s: float = 0.5, neutral=None, ease_s: float = 0.5,
+                 return_s: float = 0.15, memory_s: float = 10.0):
+        self.rate, self.hold_s = rate, hold_s
+        self.neutral = (np.zeros(POSE_DIM) if neutral is None
+                        else np.asarray(neutral, dtype=np.float64))
+        self._ease = 1.0 - math.exp(-1.0 / (rate * ease_s))
+        self._return = 1.0 - math.exp(-1.0 / (rate * return_s))
+        self._memory_s = memory_s
+        self.value = self.neutral.copy()
+        self.peak_speed = self.MIN_SPEED.copy()
+        self._last: tuple[float, np.ndarray] | None = None  # the last face: (time, pose)
+        self._following = False
+        self._seen = False  # a face in this stream yet
+
+    def update(self, pose: np.ndarray | None, seen_at: float, end: float) -> np.ndarray:
+        """The pose of the frame ending at ``end``, given the latest face pose seen before it
+        (None: none yet) and when it was seen."""
+        if pose is not None and end - seen_at <= self.hold_s:
+            pose = np.asarray(pose, dtype=np.float64)
+            self._measure(pose, seen_at)
+            if self._following or not self._seen:  # (the first face is taken as it is)
+                self.value, self._following, self._seen = pose, True, True
+            else:  # the face is back: glide to it, then follow
+                self._move(pose, self._return)
+                self._following = bool((np.abs(pose - self.value) <= self._cap()).all())
+        else:
+            self._following = False
+            self._move(self.neutral, self._ease)
+        return self.value.copy()
+
+    def _measure(self, pose: np.ndarray, seen_at: float) -> None:
+        """Peak speed between consecutive faces (not across gaps longer than the hold)."""
+        if self._last is not None and seen_at > self._last[0]:
+            dt = seen_at - self._last[0]
+            decay = math.exp(-dt / self._memory_s)
+            if dt <= self.hold_s:
+                speed = np.abs(pose - self._last[1]) / dt
+                self.peak_speed = np.maximum(speed, self.peak_speed * decay)
+        if self._last is None or seen_at > self._last[0]:
+            self._last = (seen_at, pose)
+
+    def _cap(self) -> np.ndarray:
+        return np.clip(self.peak_speed, self.MIN_SPEED, self.MAX_SPEED) / self.rate
+
+    def _move(self, target: np.ndarray, fraction: float) -> None:
+        cap = self._cap()
+        self.value = self.value + np.clip(fraction * (target - self.value), -cap, cap)
+
+
 class StreamAligner:
     """Keeps recent audio rows and speaker poses by capture time and cuts them into motion
     frames: frame k covers [origin + k / rate, origin + (k + 1) / rate)."""
@@ -100,14 +166,15 @@ class StreamAligner:
                  hold_s: float = 0.5, keep_s: float = 5.0, neutral_speaker=None):
         self.motion_rate, self.audio_rate = motion_rate, audio_rate
         self.per_frame = round(audio_rate / motion_rate)
-        self.hold_s = hold_s
         self._audio: deque = deque(maxlen=int(keep_s * audio_rate))
         self._poses: deque = deque(maxlen=int(keep_s * 60))
-        self.neutral_speaker = (np.zeros(POSE_DIM) if neutral_speaker is None
-                                else np.asarray(neutral_speaker, float))
-        self._speaker = self.neutral_speaker.copy()
+        self._speaker = SpeakerGapFiller(motion_rate, hold_s, neutral_speaker)
         self.audio_gaps = 0
         self.latest_audio_stamp = -math.inf
+
+    @property
+    def neutral_speaker(self) -> np.ndarray:
+        return self._speaker.neutral
 
     def add_audio(self, rows: np.ndarray, first_stamp: float) -> None:
         for i, row in enumerate(rows):
@@ -131,12 +198,11 @@ class StreamAligner:
             if rows:
                 audio[-len(rows):] = np.stack(rows)
         seen = [(stamp, pose) for stamp, pose in self._poses if stamp < end]
-        if seen and end - seen[-1][0] <= self.hold_s:
-            self._speaker = seen[-1][1]
-        else:  # no face for a while: ease toward neutral
-            alpha = 1.0 - math.exp(-1.0 / (self.motion_rate * 0.5))
-            self._speaker = self._speaker + alpha * (self.neutral_speaker - self._speaker)
-        return audio, self._speaker.copy()
+        if seen:
+            speaker = self._speaker.update(seen[-1][1], seen[-1][0], end)
+        else:
+            speaker = self._speaker.update(None, -math.inf, end)
+        return audio, speaker
 
 
 class ListenerRuntime:

@@ -17,6 +17,7 @@ from lhg_ros.features.audio_frontend import SpeakerAudioFrontEnd
 from lhg_ros.features.spectrogram import SpectrogramImage
 from lhg_ros.nodes.common import (
     StartupError,
+    SubscriberWait,
     declare,
     image_from_rows,
     mono8_image,
@@ -101,11 +102,6 @@ class AudioFeaturesNode(Node):
                          value_range=(0.005, 0.5))
         self.exit_at_end = declare(self, 'file.exit_at_end', False,
                                    'shut the node down when a non-looping file has been read')
-        self.wait_for_subscriber_s = declare(
-            self, 'file.wait_for_subscriber_s', 5.0,
-            'a file starts playing once audio_features has a subscriber, or after this long: '
-            'messages published before a subscriber has matched are lost',
-            value_range=(0.0, 60.0))
         self._source_kind = source
         self._setup_source(source)
         vad = None
@@ -127,6 +123,7 @@ class AudioFeaturesNode(Node):
         qos = sensor_qos(declare(self, 'reliable', False,
                                  'publish features with reliable instead of best-effort QoS'))
         self._features_pub = self.create_publisher(Image, 'audio_features', qos)
+        self._wait = SubscriberWait(self, self._features_pub, 'audio_features')
         self._speaking_pub = self.create_publisher(Bool, 'is_speaking', 10)
         self._spectrogram = None
         if declare(self, 'publish_spectrogram', False,
@@ -135,7 +132,6 @@ class AudioFeaturesNode(Node):
             self._spectrogram_pub = self.create_publisher(Image, 'audio_features/spectrogram',
                                                           qos)
         self.frames_published = 0
-        self._waiting_since = self._now()
         self._timer = self.create_timer(period, self._on_timer)
 
     def _now(self) -> float:
@@ -194,22 +190,8 @@ class AudioFeaturesNode(Node):
         except AudioSourceError as exc:
             raise StartupError(str(exc)) from None
 
-    def _ready(self) -> bool:
-        """A file waits (bounded) for its first subscriber, so the start is not lost."""
-        if self._waiting_since is None or self._source_kind != 'file':
-            return True
-        waited = self._now() - self._waiting_since
-        if self._features_pub.get_subscription_count() == 0:
-            if waited < self.wait_for_subscriber_s:
-                return False
-            self.get_logger().warning(f'nobody subscribed to audio_features within '
-                                      f'{self.wait_for_subscriber_s:g} s; playing the file '
-                                      'anyway')
-        self._waiting_since = None
-        return True
-
     def _on_timer(self) -> None:
-        if not self._ready():
+        if self._source_kind == 'file' and not self._wait.ready():
             return
         for chunk in self.source.read():
             if self._frontend is None:

@@ -98,6 +98,38 @@ def rows_from_image(msg: Image, width: int) -> np.ndarray:
     return rows.astype(np.float32)
 
 
+class SubscriberWait:
+    """A file source starts once its publisher has ``count`` matched subscribers, or after
+    ``timeout_s`` (with one warning): messages published before a subscriber has matched
+    never reach it."""
+
+    def __init__(self, node: Node, publisher, topic: str, prefix: str = 'file'):
+        self._node, self._publisher, self._topic = node, publisher, topic
+        self.timeout_s = declare(
+            node, f'{prefix}.wait_for_subscriber_s', 5.0,
+            f'a file starts playing once {topic} has file.min_subscribers subscribers, or '
+            'after this long: messages published before a subscriber has matched are lost',
+            value_range=(0.0, 60.0))
+        self.count = declare(node, f'{prefix}.min_subscribers', 1,
+                             f'subscribers of {topic} to wait for before playing a file',
+                             value_range=(0, 64))
+        self._since: float | None = node.get_clock().now().nanoseconds * 1e-9
+
+    def ready(self) -> bool:
+        if self._since is None:
+            return True
+        waited = self._node.get_clock().now().nanoseconds * 1e-9 - self._since
+        matched = self._publisher.get_subscription_count()
+        if matched < self.count:
+            if waited < self.timeout_s:
+                return False
+            self._node.get_logger().warning(
+                f'{matched} of {self.count} subscriber(s) of {self._topic} after '
+                f'{self.timeout_s:g} s; playing the file anyway')
+        self._since = None
+        return True
+
+
 def run(node_factory: Callable[[], Node], args: Sequence[str] | None = None) -> int:
     """Create the node and spin it until Ctrl-C or shutdown; the same on Humble, Jazzy, Kilted.
 

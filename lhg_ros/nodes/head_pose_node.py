@@ -16,12 +16,13 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool
 
-from lhg_ros.features.face_mesh import FACE_SELECTIONS, FaceMeshDetector
+from lhg_ros.features.face_mesh import FACE_SELECTIONS, FaceMeshDetector, FaceSelector
 from lhg_ros.features.head_pose import CameraModel, HeadPoseSolver
 from lhg_ros.features.speaker_head import SpeakerHeadTracker, draw_pose
 from lhg_ros.filters import OneEuroFilter
 from lhg_ros.nodes.common import (
     StartupError,
+    SubscriberWait,
     declare,
     run,
     seconds_from_stamp,
@@ -100,6 +101,7 @@ class HeadPoseNode(Node):
         self.tracker = self._make_tracker()
         self._pose_pub = self.create_publisher(PoseStamped, 'speaker/head_pose',
                                                sensor_qos(reliable))
+        self._wait = SubscriberWait(self, self._pose_pub, 'speaker/head_pose')
         self._face_pub = self.create_publisher(Bool, 'speaker/face_detected', 10)
         if self._debug:
             self._debug_pub = self.create_publisher(Image, 'speaker/debug_image',
@@ -178,8 +180,16 @@ class HeadPoseNode(Node):
                 self, 'eye_corner_distance_m', 0.09,
                 "the speaker's outer eye-corner distance, which sets the depth scale (m)",
                 value_range=(0.05, 0.15))),
-            face_selection=declare(self, 'face_selection', 'largest',
-                                   'which face is the speaker', choices=FACE_SELECTIONS),
+            selector=FaceSelector(
+                declare(self, 'face_selection', 'continuity',
+                        'which face is the speaker: continuity (stay with the same person), '
+                        'largest or center (chosen in each frame)', choices=FACE_SELECTIONS),
+                switch_after_s=declare(self, 'face_switch_after_s', 1.0,
+                                       'continuity: the speaker gone this long -> the largest '
+                                       'face becomes the speaker', value_range=(0.0, 30.0)),
+                min_size=declare(self, 'min_face_size', 0.05,
+                                 'smallest face height (fraction of the image) taken as the '
+                                 'speaker', value_range=(0.0, 1.0))),
             smoothing=smoothing)
 
     def _camera_for(self, width: int, height: int) -> CameraModel:
@@ -189,6 +199,8 @@ class HeadPoseNode(Node):
         return CameraModel.from_fov(width, height, fov)
 
     def _on_timer(self) -> None:
+        if isinstance(self.source, VideoFileSource) and not self._wait.ready():
+            return
         frame = self.source.read()
         if frame is None:
             if self.source.finished:

@@ -35,67 +35,77 @@ def _open_capture(target, what: str):
 
 
 class VideoFileSource:
-    """Frames of a video file. ``realtime``: ``read()`` returns the next frame whose time has
+    """Frames of a video file, each placed at its own timestamp in the file (any frame rate,
+    variable frame rates too). ``realtime``: ``read()`` returns the next frame whose time has
     come; once the caller is more than ``max_lag_frames`` behind, late frames are skipped and
     counted in ``dropped`` (a camera would have overwritten them). Otherwise every frame in
-    turn, stamped as if captured from the first read on."""
+    turn. Capture times are the first read's time plus the frame's timestamp."""
 
     def __init__(self, path: str | Path, clock: Clock = time.time, realtime: bool = True,
                  loop: bool = False, max_lag_frames: int = 2):
         import cv2
 
         self.path = Path(path)
-        if not self.path.is_file():
+        if not self.path.exists():
             raise VideoSourceError(f"video file '{self.path}' does not exist")
+        if not self.path.is_file():
+            raise VideoSourceError(f"'{self.path}' is a directory, not a video file")
         self._capture = _open_capture(str(self.path), f"cannot decode video file '{self.path}'")
         self.fps = self._capture.get(cv2.CAP_PROP_FPS) or 25.0
         self.frame_count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
         self._clock, self._realtime, self._loop = clock, realtime, loop
         self._max_lag = max_lag_frames
         self._start: float | None = None
+        self._offset = 0.0  # file time of the current loop's start
+        self._pending: float | None = None  # file time of the grabbed, not yet returned frame
+        self._last_time = -1.0 / self.fps
         self._next = 0  # index of the next frame in the file
-        self._played = 0  # frames consumed, across loops
         self.dropped = 0
         self.finished = False
 
     def _grab(self) -> bool:
+        """Grab the next frame and note its time; False at the end."""
         import cv2
 
-        if self._capture.grab():
-            return True
-        if self._loop and self._played:
+        if not self._capture.grab():
+            if not (self._loop and self._next):
+                self.finished = True
+                return False
             self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            self._offset = self._last_time + 1.0 / self.fps
             self._next = 0
-            return self._capture.grab()
-        self.finished = True
-        return False
+            if not self._capture.grab():
+                self.finished = True
+                return False
+        position = self._capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+        # Containers without timestamps report 0 for every frame: fall back to the frame rate.
+        if self._next and position <= self._last_time - self._offset:
+            position = self._last_time - self._offset + 1.0 / self.fps
+        self._pending = self._offset + position
+        self._last_time = self._pending
+        self._next += 1
+        return True
 
     def read(self) -> VideoFrame | None:
         now = self._clock()
         if self._start is None:
             self._start = now
-        if self.finished:
+        if self.finished or (self._pending is None and not self._grab()):
             return None
-        due = int((now - self._start) * self.fps) if self._realtime else self._played
-        if self._played > due:
-            return None  # the next frame's time has not come
-        while self._played < due - self._max_lag:  # skip what is too late
-            if not self._grab():
-                return None
-            self._played += 1
-            self._next += 1
-            self.dropped += 1
-        if not self._grab():
-            return None
+        if self._realtime:
+            elapsed = now - self._start
+            if self._pending > elapsed:
+                return None  # the next frame's time has not come
+            while elapsed - self._pending > self._max_lag / self.fps:  # skip what is too late
+                if not self._grab():
+                    return None
+                self.dropped += 1
         ok, bgr = self._capture.retrieve()
+        at, self._pending = self._pending, None
         if not ok:
             self.finished = True
             return None
-        frame = VideoFrame(np.ascontiguousarray(bgr[..., ::-1]),
-                           self._start + self._played / self.fps, self._next)
-        self._played += 1
-        self._next += 1
-        return frame
+        return VideoFrame(np.ascontiguousarray(bgr[..., ::-1]), self._start + at, self._next - 1)
 
     def close(self) -> None:
         self._capture.release()

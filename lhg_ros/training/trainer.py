@@ -58,8 +58,8 @@ from lhg_ros.data.manifest import Dataset
 from lhg_ros.data.segments import Segment, listener_segments, split_sessions
 from lhg_ros.evaluation.closed_loop import selection_score
 from lhg_ros.evaluation.offline import frame_flags
-from lhg_ros.features.motion import MOTION_RATE, POSE_DIM, SlowMeanRemover, motion_features
 from lhg_ros.features.normalization import StatsAccumulator
+from lhg_ros.features.pose_features import MOTION_RATE, POSE_DIM, SlowMeanRemover, motion_features
 from lhg_ros.model.checkpoint import load_checkpoint, save_checkpoint
 from lhg_ros.model.config import ModelConfig, preset
 from lhg_ros.model.network import ListenerModel

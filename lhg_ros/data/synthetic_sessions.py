@@ -57,7 +57,7 @@ def make_session(folder: Path, session_id: str, turns: int = 4, seed: int = 0) -
     ``truth.npz``, the motion it was made with."""
     import soundfile as sf
 
-    from lhg_ros.synthetic import speaker_motion, write_face_video
+    from lhg_ros.synthetic_speaker import speaker_motion, write_face_video
 
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,65 @@
+"""One pipeline: a recording replayed through the three nodes over DDS and through the offline
+replay that ``lhg-ros generate`` uses must give the same joint commands, up to when each node
+happened to start (measured from the stamps and passed to the replay)."""
+
+import numpy as np
+import pytest
+
+from lhg_ros.commands.demo import COMPARE, make_inputs, run_pipeline
+from lhg_ros.evaluation.offline import make_policy
+from lhg_ros.evaluation.replay import audio_blocks, replay
+from lhg_ros.features.speaker_head import extract_video_file
+from lhg_ros.filters import OneEuroFilter
+from lhg_ros.motion.joints import JointMap
+from lhg_ros.motion.nods import NodDetector
+
+
+@pytest.fixture(scope='module')
+def through_the_nodes(tmp_path_factory):
+    """Real speech (espeak-ng, 5 sentences with pauses) and a moving real face, played by the
+    file nodes in real time to the shipped model's listener and a rule-policy listener."""
+    out = tmp_path_factory.mktemp('pipeline')
+    speech, video, duration = make_inputs(out)
+    recorder = run_pipeline(speech, video, duration, out,
+                            {'policy': 'model', 'backend': 'onnxruntime'}, COMPARE,
+                            report=lambda line: None)
+    return speech, video, recorder
+
+
+def _nods(times, pitch, rate):
+    detector = NodDetector(rate)
+    return np.array([t for t, p in zip(times, pitch, strict=True) if detector.update(p)])
+
+
+@pytest.mark.parametrize('policy', ['model', 'rules'])
+def test_the_nodes_and_the_offline_replay_command_the_same_motion(through_the_nodes, policy):
+    speech, video, recorder = through_the_nodes
+    origin = recorder.audio[0][0]  # capture time of the first audio row
+    track = extract_video_file(video, smoothing=OneEuroFilter(1.5, 0.3))
+    offset = recorder.speaker[0][0] - origin  # when the video node started, after the audio
+    # Where the listener's frame grid starts: its first audio message (the first few may
+    # have been published before it matched); the replay starts there too.
+    status = recorder.listener_status if policy == 'model' else recorder.compare_status
+    listener_origin = float(status['stream origin']) - origin
+    blocks = audio_blocks(speech)
+    first = int(np.argmin([abs(b.stamp - listener_origin) for b in blocks]))
+    assert abs(blocks[first].stamp - listener_origin) < 1e-3
+    joints = JointMap()
+    offline = replay(make_policy(policy, backend='onnxruntime'), joints, blocks[first:],
+                     track.times, track.poses, video_offset_s=offset)
+    recorded = recorder.joints if policy == 'model' else recorder.compare_joints
+    stamps = np.array([s for s, _ in recorded]) - origin
+    online = np.degrees(np.array([p for _, p in recorded]))
+    pitch = recorder.joint_names.index('neck_pitch')
+    inside = (stamps > 0) & (stamps < offline.times[-1])
+    replayed = np.degrees(np.interp(stamps[inside], offline.times,
+                                    offline.positions[:, pitch]))
+    live = online[inside, pitch]
+    assert np.ptp(live) > 2.0, 'the listener must move for this comparison to mean anything'
+    error = np.abs(live - replayed)
+    rms = np.sqrt(np.mean(error ** 2))
+    assert rms < 0.4, f'RMS difference {rms:.2f} deg'
+    assert np.percentile(error, 99) < 1.5, f'99th percentile {np.percentile(error, 99):.2f} deg'
+    live_nods = _nods(stamps[inside], np.radians(live), 50.0)
+    replayed_nods = _nods(offline.times, offline.positions[:, pitch], 50.0)
+    assert abs(len(live_nods) - len(replayed_nods)) <= 1, (live_nods, replayed_nods)
