@@ -164,3 +164,28 @@ def test_one_euro_filter_removes_jitter_and_follows_movement():
     step = np.where(t < 4.0, 0.0, 0.5)
     out = np.array([f(np.array([x]), ti)[0] for x, ti in zip(step, t, strict=True)])
     assert out[t > 4.5].min() > 0.45, 'a real movement gets through within half a second'
+
+
+def _cameraman() -> np.ndarray:
+    """``skimage.data.camera()``: a real photograph of a man in three-quarter profile."""
+    from skimage import data
+
+    return np.repeat(data.camera()[..., None], 3, axis=2)
+
+
+@pytest.mark.parametrize('mirrored', [False, True])
+def test_a_three_quarter_profile_is_found_by_the_fallback_detector(mirrored):
+    frame = np.ascontiguousarray(_cameraman()[:, ::-1]) if mirrored else _cameraman()
+    if not mirrored:
+        with FaceMeshDetector(profile_fallback=False) as plain:
+            assert plain.detect(frame) == [], 'Face Mesh alone misses this view'
+    with FaceMeshDetector() as detector:
+        faces = detector.detect(frame)
+    assert len(faces) == 1 and detector.fallback_faces == (0 if mirrored else 1)
+    pose = HeadPoseSolver().solve(faces[0], frame.shape[1], frame.shape[0])
+    # Turned well away from the camera, to one side or the other when mirrored.
+    assert 35 < abs(np.degrees(pose.yaw)) < 70
+    assert np.sign(pose.yaw) == (-1 if mirrored else 1)
+    # The face sits where the photograph has it (upper middle).
+    u, v = pose.centroid
+    assert 0.35 < u < 0.6 and 0.2 < v < 0.45

@@ -175,7 +175,11 @@ class HeadPoseNode(Node):
                                                  value_range=(0.05, 0.99)),
                 min_tracking_confidence=declare(self, 'min_tracking_confidence', 0.5,
                                                 'MediaPipe landmark tracking threshold',
-                                                value_range=(0.05, 0.99))),
+                                                value_range=(0.05, 0.99)),
+                profile_fallback=declare(self, 'profile_fallback', True,
+                                         'when Face Mesh finds no face, look with the '
+                                         'full-range face detector and mesh each face it finds '
+                                         '(finds three-quarter profiles)')),
             solver=HeadPoseSolver(eye_corner_distance_m=declare(
                 self, 'eye_corner_distance_m', 0.09,
                 "the speaker's outer eye-corner distance, which sets the depth scale (m)",
