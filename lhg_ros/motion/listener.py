@@ -8,7 +8,7 @@ Gap rules (documented in the README):
 * the speaker's face lost: the last pose is held for ``hold_s``, then eases toward the neutral
   speaker pose with a 0.5 s time constant (differences then decay to zero, as for a still head);
   when the face comes back, the pose glides to it. Easing and gliding never move faster than
-  ``SpeakerGapFiller.MAX_SPEED``, so a gap never invents motion (offline resampling of
+  the speaker was seen to move, so a gap never invents motion (offline resampling of
   recordings uses the same rules, :func:`lhg_ros.data.extract.resample_poses`).
 """
 
