@@ -304,8 +304,7 @@ def summarise(recorder: Recorder, duration: float) -> list[tuple[str, str]]:
             ('audio feature frames', f'{len(recorder.audio)} (expected '
                                      f'{num_frames(round(duration * SAMPLE_RATE))})'),
             ('speaker poses', f'{len(recorder.speaker)}'),
-            ('joint commands', f'{len(recorder.joints)} ({len(recorder.joints) / duration:.0f}'
-                               ' Hz)'),
+            ('joint commands', f'{len(recorder.joints)} ({_rate(recorder.joints):.0f} Hz)'),
             ('listener nods', f'{len(recorder.nods)}')]
     status = recorder.listener_status
     if 'policy' in status:
@@ -326,3 +325,10 @@ def summarise(recorder: Recorder, duration: float) -> list[tuple[str, str]]:
         rows.append(('capture -> command latency', f'p50 {np.percentile(latency, 50):.0f} ms, '
                                                    f'p99 {np.percentile(latency, 99):.0f} ms'))
     return rows
+
+
+def _rate(stamped) -> float:
+    """Messages per second over the time they span."""
+    if len(stamped) < 2:
+        return 0.0
+    return (len(stamped) - 1) / max(stamped[-1][0] - stamped[0][0], 1e-9)
