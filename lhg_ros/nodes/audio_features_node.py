@@ -19,6 +19,7 @@ from lhg_ros.nodes.common import (
     StartupError,
     SubscriberWait,
     declare,
+    flush,
     image_from_rows,
     mono8_image,
     run,
@@ -205,6 +206,8 @@ class AudioFeaturesNode(Node):
             self.get_logger().info(f'end of the audio file: {self.frames_published} frames '
                                    'published')
             if self.exit_at_end:
+                # The last messages must reach every reliable subscriber before the exit.
+                flush([self._features_pub, self._speaking_pub])
                 raise SystemExit(0)
 
     def _publish(self, block) -> None:

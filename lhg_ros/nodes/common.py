@@ -130,6 +130,14 @@ class SubscriberWait:
         return True
 
 
+def flush(publishers, timeout_s: float = 2.0) -> bool:
+    """Wait (bounded) until every reliable subscriber has acknowledged what ``publishers``
+    sent, so a node that exits right after its last message does not lose it."""
+    from rclpy.duration import Duration
+
+    return all(p.wait_for_all_acked(Duration(seconds=timeout_s)) for p in publishers)
+
+
 def run(node_factory: Callable[[], Node], args: Sequence[str] | None = None) -> int:
     """Create the node and spin it until Ctrl-C or shutdown; the same on Humble, Jazzy, Kilted.
 

@@ -24,6 +24,7 @@ from lhg_ros.nodes.common import (
     StartupError,
     SubscriberWait,
     declare,
+    flush,
     run,
     seconds_from_stamp,
     sensor_qos,
@@ -212,6 +213,8 @@ class HeadPoseNode(Node):
                 self.get_logger().info(f'end of the video: {self.poses_published} poses '
                                        'published')
                 if self.exit_at_end:
+                    # The last poses must reach every reliable subscriber before the exit.
+                    flush([self._pose_pub, self._face_pub])
                     raise SystemExit(0)
             return
         started = time.perf_counter()
