@@ -13,10 +13,13 @@ class OneEuroFilter:
     the samples' own timestamps, so uneven frame intervals are handled.
     """
 
-    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.05, d_cutoff: float = 1.0):
+    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.05, d_cutoff: float = 1.0,
+                 max_gap_s: float = 1.0):
         if min_cutoff <= 0 or d_cutoff <= 0 or beta < 0:
             raise ValueError('cutoffs must be positive and beta non-negative')
         self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
+        self.max_gap_s = max_gap_s
+        self.resets = 0  # restarts because time jumped
         self.reset()
 
     def reset(self) -> None:
@@ -35,8 +38,12 @@ class OneEuroFilter:
             self._t, self._x, self._dx = t, x.copy(), np.zeros_like(x)
             return x.copy()
         dt = t - self._t
-        if dt <= 0:  # a repeated or out-of-order stamp adds nothing
+        if dt == 0:  # a repeated stamp adds nothing
             return self._x.copy()
+        if dt < 0 or dt > self.max_gap_s:  # time jumped: start again from this sample
+            self.resets += 1
+            self._t, self._x, self._dx = t, x.copy(), np.zeros_like(x)
+            return x.copy()
         dx = (x - self._x) / dt
         self._dx = self._dx + self._alpha(self.d_cutoff, dt) * (dx - self._dx)
         cutoff = self.min_cutoff + self.beta * np.abs(self._dx)

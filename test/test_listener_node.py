@@ -138,6 +138,39 @@ def test_malformed_features_are_dropped_and_the_node_keeps_publishing(monitor,
     assert np.isfinite(joints).all()
 
 
+def test_odd_stamps_are_dropped_and_reported_and_the_stream_still_starts(talk, monitor,
+                                                                       child_processes):
+    """After a stream reset, one message stamped 0, one far in the future and one minutes
+    old: none may start the stream or cause a catch-up; the node keeps answering, says why on
+    /diagnostics, and moves with the good stream that follows."""
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+
+    from lhg_ros.nodes.common import image_from_rows
+
+    statuses = []
+    monitor['node'].create_subscription(DiagnosticArray, '/diagnostics', lambda m: statuses.extend(
+        s for s in m.status if s.name.startswith('listener_node')), 10)
+    listener = start(child_processes, 'listener_node', policy='rules')
+    monitor['spin'](1.5)
+    rows = extract_audio_file(talk, vad=False).frames
+    now = monitor['node'].get_clock().now().nanoseconds * 1e-9
+    for stamp in (0.0, now + 3600.0, now - 300.0):
+        monitor['features'].publish(image_from_rows(rows[:2], stamp, 'mic'))
+        monitor['spin'](0.1)
+    before = len(monitor['joints'])
+    monitor['spin'](1.2)
+    assert len(monitor['joints']) - before > 40, 'the node kept answering at its rate'
+    values = {kv.key: kv.value for kv in statuses[-1].values}
+    assert int(values['dropped for their stamps']) == 3 and values['stream origin'] == ''
+    assert any(s.level == DiagnosticStatus.WARN and 'stamps' in s.message
+               for s in statuses), 'WARN with the reason'
+    began = time.time()
+    publish_speech_features(monitor, rows, 5.0)
+    moving = np.array([p for t, p in monitor['joints'] if t > began])
+    assert np.degrees(np.abs(moving).max()) > 2, 'the good stream that follows is listened to'
+    assert listener.poll() is None
+
+
 def test_the_shipped_model_moves_the_head_within_its_limits(talk, monitor, child_processes):
     """The default listener (the shipped model, ONNX Runtime) answers real speech over DDS:
     the head moves (no frozen pose), nods, and every command is within the joint limits."""

@@ -98,7 +98,7 @@ def replay(policy, joint_map, blocks: list[AudioBlock], pose_times=None, poses=N
                 if block.speaking is not None:
                     controller.add_speaking(block.speaking, float(now))
             else:
-                controller.add_speaker_pose(poses[i], float(pose_times[i]))
+                controller.add_speaker_pose(poses[i], float(pose_times[i]), float(now))
             e += 1
         command = controller.tick(float(now))
         times.append(now)

@@ -23,6 +23,10 @@ from lhg_ros.features.audio import FRAME_RATE
 from lhg_ros.motion.listener import ListenerRuntime, StreamAligner
 from lhg_ros.motion.nods import NodDetector
 from lhg_ros.motion.safety import MotionLimiter, Watchdog, return_omega
+from lhg_ros.stamps import StampWindow
+
+FEATURE_LIMIT = 1e4  # |feature| beyond this is no speech feature; clipped at the input
+POSITION_LIMIT_M = 100.0  # a speaker further than this from the camera is an error
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,9 @@ class ControllerConfig:
     neutral_return_s: float = 1.0  # time to settle at neutral after a stall or the gate
     smoothing_hz: float = 3.0  # natural frequency of the joint filter
     speaker_hold_s: float = 0.5  # face lost: hold the last pose this long, then ease
+    max_stamp_age_s: float = 2.0  # inputs stamped older than this (vs. now) are dropped
+    max_stamp_lead_s: float = 0.5  # inputs stamped further ahead than this are dropped
+    max_catch_up_s: float = 0.5  # the most frames one tick cuts; the rest are skipped
 
 
 @dataclass
@@ -60,7 +67,8 @@ class ListenerController:
         self.nods = NodDetector(config.control_rate)
         self.counters = {'audio_messages': 0, 'poses': 0, 'steps': 0, 'step_s': 0.0,
                          'step_max_s': 0.0, 'nonfinite': 0, 'out_of_limits': 0,
-                         'stream_starts': 0}
+                         'stream_starts': 0, 'skipped_frames': 0, 'bad_poses': 0}
+        self.stamps = StampWindow(config.max_stamp_age_s, config.max_stamp_lead_s)
         self.gate_open = True
         self.reset_stream()
 
@@ -80,8 +88,12 @@ class ListenerController:
         self._speaking: deque = deque(maxlen=512)  # (audio time it covers, flag)
         self._speaking_arrival = -math.inf
 
-    def add_audio(self, rows: np.ndarray, stamp: float, now: float) -> None:
-        """Feature rows (n, 81) whose first row starts at ``stamp``, received at ``now``."""
+    def add_audio(self, rows: np.ndarray, stamp: float, now: float) -> bool:
+        """Feature rows (n, 81) whose first row starts at ``stamp``, received at ``now``;
+        False (and counted in ``stamps``) when the stamp is outside the window."""
+        if not self.stamps.accept(stamp, now):
+            return False
+        rows = np.clip(rows, -FEATURE_LIMIT, FEATURE_LIMIT)  # no overflow downstream
         if self.watchdog.stale(now):  # audio (re)starts: a fresh conversation
             self.reset_stream()
             self.counters['stream_starts'] += 1
@@ -90,10 +102,20 @@ class ListenerController:
         self.aligner.add_audio(rows, stamp)
         self.watchdog.feed('audio', now)
         self.counters['audio_messages'] += 1
+        return True
 
-    def add_speaker_pose(self, dof: np.ndarray, stamp: float) -> None:
+    def add_speaker_pose(self, dof: np.ndarray, stamp: float, now: float) -> bool:
+        """The speaker's 6 DoF at ``stamp``; False when the stamp is outside the window or
+        the pose is not a pose (non-finite, or further than ``POSITION_LIMIT_M``)."""
+        dof = np.asarray(dof, dtype=np.float64)
+        if not np.isfinite(dof).all() or np.abs(dof[3:]).max() > POSITION_LIMIT_M:
+            self.counters['bad_poses'] += 1
+            return False
+        if not self.stamps.accept(stamp, now):
+            return False
         self.aligner.add_speaker_pose(dof, stamp)
         self.counters['poses'] += 1
+        return True
 
     def add_speaking(self, flag: bool, now: float) -> None:
         """A voice-activity decision, for the audio received so far."""
@@ -126,6 +148,11 @@ class ListenerController:
         if self.origin is None or self.watchdog.stale(now):
             return  # nothing to listen to; the stream restarts when audio comes back
         ready_until = now - self.config.input_delay_s
+        due = int(np.floor((ready_until - self.origin) * self.rate))  # frames ready to cut
+        most = max(1, int(self.config.max_catch_up_s * self.rate))
+        if due - self.next_frame > most:  # fell behind (a stall): skip, bounded work a tick
+            self.counters['skipped_frames'] += due - self.next_frame - most
+            self.next_frame = due - most
         while self.origin + (self.next_frame + 1) / self.rate <= ready_until:
             start = self.origin + self.next_frame / self.rate
             audio, speaker = self.aligner.frame(start)

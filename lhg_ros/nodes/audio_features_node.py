@@ -222,7 +222,8 @@ class AudioFeaturesNode(Node):
             self._speaking_pub.publish(Bool(data=block.speaking))
 
     def destroy_node(self) -> None:
-        self.source.close()
+        if getattr(self, 'source', None) is not None:  # (start-up may have failed before)
+            self.source.close()
         super().destroy_node()
 
 

@@ -144,7 +144,14 @@ def run(node_factory: Callable[[], Node], args: Sequence[str] | None = None) -> 
     A node that cannot start raises during construction: its message is logged and the process
     exits with code 1, so launch files and supervisors see the failure.
     """
-    rclpy.init(args=args)
+    name = getattr(node_factory, 'NODE_NAME', 'lhg_ros')
+    try:
+        rclpy.init(args=args)
+    except Exception as exc:  # noqa: BLE001 - a bad --ros-args or params file: one line
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f'{name}: cannot start ROS with these arguments: {reason} (check --ros-args and '
+              'the --params-file path and YAML)', file=sys.stderr)
+        return 1
     node = None
     try:
         node = node_factory()
@@ -152,7 +159,7 @@ def run(node_factory: Callable[[], Node], args: Sequence[str] | None = None) -> 
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except StartupError as exc:
-        rclpy.logging.get_logger(getattr(node_factory, 'NODE_NAME', 'lhg_ros')).fatal(str(exc))
+        rclpy.logging.get_logger(name).fatal(str(exc))
         return 1
     finally:
         if node is not None:

@@ -37,6 +37,7 @@ from lhg_ros.sources.video import (
     VideoSourceError,
     rgb_from_image_fields,
 )
+from lhg_ros.stamps import StampWindow
 
 SOURCES = ('camera', 'file', 'topic')
 
@@ -52,6 +53,7 @@ class TopicVideoSource:
         self.dropped = 0
         self.rejected = 0
         self.finished = False
+        self.stamps = StampWindow()
         node.create_subscription(Image, 'image', self._on_image, sensor_qos(reliable, depth=2))
 
     def _on_image(self, msg: Image) -> None:
@@ -72,8 +74,14 @@ class TopicVideoSource:
             self._node.get_logger().warning(f'dropped an image: {exc}',
                                             throttle_duration_sec=5.0)
             return None
+        stamp = seconds_from_stamp(msg.header.stamp)
+        if not self.stamps.accept(stamp, self._node.get_clock().now().nanoseconds * 1e-9):
+            self.rejected += 1
+            self._node.get_logger().warning(f'dropped an image: {self.stamps.last_reason}',
+                                            throttle_duration_sec=5.0)
+            return None
         self._count += 1
-        return VideoFrame(rgb, seconds_from_stamp(msg.header.stamp), self._count)
+        return VideoFrame(rgb, stamp, self._count)
 
     def close(self) -> None:
         pass
@@ -110,6 +118,7 @@ class HeadPoseNode(Node):
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._budget_s = 1.0 / rate
         self._stats = self._fresh_stats()
+        self._dropped_before = 0
         self.poses_published = 0
         self._timer = self.create_timer(self._budget_s, self._on_timer)
         self.create_timer(1.0, self._publish_diagnostics)
@@ -268,7 +277,9 @@ class HeadPoseNode(Node):
     def _publish_diagnostics(self) -> None:
         s = self._stats
         frames = max(s['frames'], 1)
-        dropped = self.source.dropped + getattr(self.source, 'rejected', 0)
+        total = self.source.dropped + getattr(self.source, 'rejected', 0)
+        dropped = total - self._dropped_before  # this period's, not since start
+        self._dropped_before = total
         status = DiagnosticStatus(name=f'{self.get_name()}: speaker head pose',
                                   hardware_id=self.frame_id)
         if s['slow'] or dropped:
@@ -301,8 +312,10 @@ class HeadPoseNode(Node):
                 'detect_s': 0.0, 'solve_s': 0.0}
 
     def destroy_node(self) -> None:
-        self.source.close()
-        self.tracker.close()
+        # (Also on a node whose start-up failed half way.)
+        for part in (getattr(self, 'source', None), getattr(self, 'tracker', None)):
+            if part is not None:
+                part.close()
         super().destroy_node()
 
 

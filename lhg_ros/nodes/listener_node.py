@@ -66,6 +66,13 @@ class ListenerNode(LifecycleNode):
             'smoothing_hz': declare(self, 'smoothing_hz', 3.0,
                                     'natural frequency of the critically damped joint filter',
                                     value_range=(0.2, 20.0)),
+            'max_stamp_age_s': declare(self, 'max_stamp_age_s', 2.0,
+                                       'inputs stamped older than this (against the node '
+                                       'clock) are dropped; bags need use_sim_time',
+                                       value_range=(0.05, 3600.0)),
+            'max_stamp_lead_s': declare(self, 'max_stamp_lead_s', 0.5,
+                                        'inputs stamped further ahead of the node clock than '
+                                        'this are dropped', value_range=(0.0, 60.0)),
             'speaker_hold_s': declare(self, 'speaker_hold_s', 0.5,
                                       'hold the last speaker pose this long when the face is '
                                       'lost, then ease to neutral', value_range=(0.0, 5.0)),
@@ -157,11 +164,13 @@ class ListenerNode(LifecycleNode):
             control_rate=p['control_rate'], input_delay_s=p['input_delay_s'],
             warmup_s=p['warmup_s'], watchdog_timeout_s=p['watchdog_timeout_s'],
             neutral_return_s=p['neutral_return_s'], smoothing_hz=p['smoothing_hz'],
-            speaker_hold_s=p['speaker_hold_s']))
+            speaker_hold_s=p['speaker_hold_s'], max_stamp_age_s=p['max_stamp_age_s'],
+            max_stamp_lead_s=p['max_stamp_lead_s']))
         self.control_dt = self.controller.control_dt
         self.malformed = 0
         self._reported = {'nonfinite': 0, 'out_of_limits': 0}
         self._period_nonfinite = 0
+        self._period_rejected = 0
         self._inputs = [
             self.create_subscription(Image, 'audio_features', self._on_audio, sensor_qos()),
             self.create_subscription(PoseStamped, 'speaker/head_pose', self._on_speaker_pose,
@@ -211,7 +220,9 @@ class ListenerNode(LifecycleNode):
             self.get_logger().warning(f'dropped an audio_features message: {exc}',
                                       throttle_duration_sec=5.0)
             return
-        self.controller.add_audio(rows, seconds_from_stamp(msg.header.stamp), self._now())
+        if not self.controller.add_audio(rows, seconds_from_stamp(msg.header.stamp),
+                                         self._now()):
+            self._warn_stamp('audio_features')
 
     def _on_speaker_pose(self, msg: PoseStamped) -> None:
         q, p = msg.pose.orientation, msg.pose.position
@@ -221,15 +232,29 @@ class ListenerNode(LifecycleNode):
             self.get_logger().warning('dropped a speaker pose with NaN or a non-unit '
                                       'quaternion', throttle_duration_sec=5.0)
             return
-        self.controller.add_speaker_pose(dof_from_camera_pose(values[:4], values[4:]),
-                                         seconds_from_stamp(msg.header.stamp))
+        before = self.controller.stamps.rejected
+        if not self.controller.add_speaker_pose(dof_from_camera_pose(values[:4], values[4:]),
+                                                seconds_from_stamp(msg.header.stamp),
+                                                self._now()):
+            if self.controller.stamps.rejected > before:
+                self._warn_stamp('speaker/head_pose')
+            else:
+                self.malformed += 1
+                self.get_logger().warning('dropped a speaker pose that is not a pose (a '
+                                          'position over 100 m)', throttle_duration_sec=5.0)
+
+    def _warn_stamp(self, topic: str) -> None:
+        self.get_logger().warning(f'dropped a {topic} message: '
+                                  f'{self.controller.stamps.last_reason}',
+                                  throttle_duration_sec=5.0)
 
     def _on_speaking(self, msg: Bool) -> None:
         self.controller.add_speaking(msg.data, self._now())
 
     def _on_gate(self, msg: Bool) -> None:
         if self.controller.set_gate(msg.data):
-            self.get_logger().info('listening gate ' + ('opened' if msg.data else 'closed'))
+            self.get_logger().info('listening gate ' + ('opened' if msg.data else 'closed'),
+                                   throttle_duration_sec=2.0)  # a toggling gate cannot flood
 
     # -- control -------------------------------------------------------------------------
     def _on_control(self) -> None:
@@ -288,11 +313,19 @@ class ListenerNode(LifecycleNode):
         c = controller.counters
         now = self._now()
         status = DiagnosticStatus(name=f'{self.get_name()}: listener', hardware_id='listener')
+        rejected = controller.stamps.rejected - self._period_rejected
         if controller.stale(now):
             status.level, status.message = DiagnosticStatus.WARN, 'no audio: holding neutral'
+            if rejected:
+                status.message += (f'; {rejected} message(s) dropped for their stamps: '
+                                   f'{controller.stamps.last_reason}')
         elif c['nonfinite'] > self._period_nonfinite:
             status.level = DiagnosticStatus.ERROR
             status.message = 'the model predicted non-finite poses: holding neutral'
+        elif rejected:
+            status.level = DiagnosticStatus.WARN
+            status.message = (f'{rejected} message(s) dropped for their stamps: '
+                              f'{controller.stamps.last_reason}')
         elif not controller.gate_open:
             status.level, status.message = DiagnosticStatus.OK, 'gate closed: neutral'
         else:
@@ -308,9 +341,12 @@ class ListenerNode(LifecycleNode):
                   'stream origin': ('' if controller.origin is None
                                     else f'{controller.origin:.6f}'),
                   'malformed messages': self.malformed,
+                  'dropped for their stamps': controller.stamps.rejected,
+                  'frames skipped (catch-up)': c['skipped_frames'],
                   'rejected targets': controller.limiter.rejected_targets}
         status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
         self._period_nonfinite = c['nonfinite']  # WARN/ERROR for this period only
+        self._period_rejected = controller.stamps.rejected
         array = DiagnosticArray(status=[status])
         array.header.stamp = stamp_from_seconds(now)
         self._outputs['diagnostics'].publish(array)

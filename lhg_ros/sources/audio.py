@@ -27,6 +27,30 @@ class AudioChunk:
     first_sample_time: float  # seconds on the caller's clock
 
 
+def wav_truncation(path: Path) -> str | None:
+    """For a RIFF/WAVE file whose data chunk is shorter than its header says (a copy or a
+    recording cut short): what is missing; None for a whole file or another format."""
+    import struct
+
+    with open(path, 'rb') as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b'RIFF' or head[8:12] != b'WAVE':
+            return None
+        size = path.stat().st_size
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return None
+            name, length = chunk[:4], struct.unpack('<I', chunk[4:])[0]
+            if name == b'data':
+                held = size - f.tell()
+                if length != 0xFFFFFFFF and held < length:  # (streamed WAVs write -1)
+                    return (f'its header promises {length} bytes of samples, the file holds '
+                            f'{held} ({100 * held / max(length, 1):.0f}%)')
+                return None
+            f.seek(length + (length & 1), 1)
+
+
 class FileAudioSource:
     """Reads an audio file in blocks.
 
@@ -40,8 +64,13 @@ class FileAudioSource:
         import soundfile as sf
 
         self.path = Path(path)
-        if not self.path.is_file():
+        if not self.path.exists():
             raise AudioSourceError(f"audio file '{self.path}' does not exist")
+        if not self.path.is_file():
+            raise AudioSourceError(f"'{self.path}' is a directory, not an audio file")
+        truncated = wav_truncation(self.path)
+        if truncated:
+            raise AudioSourceError(f"audio file '{self.path}' is truncated: {truncated}")
         try:
             self._file = sf.SoundFile(str(self.path))
         except Exception as exc:  # noqa: BLE001 - libsndfile raises several types
