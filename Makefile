@@ -1,5 +1,5 @@
 # The two commands of the README. Each one sets up what it needs (Debian packages, .venv).
-.PHONY: demo test bench setup lint clean
+.PHONY: demo test bench soak setup lint clean
 
 demo:  ## environment check + end-to-end demo
 	scripts/demo.sh
@@ -15,6 +15,10 @@ lint:
 
 clean:
 	rm -rf .venv build install log out .pytest_cache .ruff_cache *.egg-info
+
+soak:  ## the three nodes for SOAK_MINUTES (10) on looping files: memory growth, command rate
+	scripts/bootstrap.sh
+	.venv/bin/python scripts/soak.py
 
 bench:  ## the benchmarks, each printing a table (installs the reference libraries)
 	EXTRAS=ros,ml,microphone,dev,bench scripts/bootstrap.sh
