@@ -88,3 +88,16 @@ def test_the_one_euro_filter_restarts_when_time_jumps_instead_of_freezing():
     out = [smoothing(np.full(6, 0.3), 10.04 + 0.04 * k) for k in range(50)]
     assert np.allclose(out[-1], 0.3, atol=1e-3), 'it follows the pose again'
     assert smoothing.resets >= 1
+
+
+def test_a_command_that_stops_changing_while_listening_is_noticed():
+    class Stuck(RuleListener):
+        def step(self, audio, speaker=None, listener=None, speaking=None):
+            return np.full((self.frames_per_step, 6), 0.05)
+
+    c = ListenerController(Stuck(), JointMap(), ControllerConfig())
+    feed(c, 4.0)
+    assert c.frozen_s > 2.0, 'a stuck policy shows as a frozen command'
+    moving = controller()
+    feed(moving, 4.0)
+    assert moving.frozen_s < 0.5, 'the rule policy never holds one pose that long'

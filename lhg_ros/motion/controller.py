@@ -70,6 +70,8 @@ class ListenerController:
                          'stream_starts': 0, 'skipped_frames': 0, 'bad_poses': 0}
         self.stamps = StampWindow(config.max_stamp_age_s, config.max_stamp_lead_s)
         self.gate_open = True
+        self.frozen_s = 0.0  # how long the command has not changed while listening
+        self._last_relative = None
         self.reset_stream()
 
     # -- inputs --------------------------------------------------------------------------
@@ -201,6 +203,13 @@ class ListenerController:
             else:
                 relative = self.current_relative
         self.current_relative = relative
+        listening = omega is None and self.next_frame > self.runtime.warmup_frames
+        if listening and self._last_relative is not None and \
+                np.array_equal(relative, self._last_relative):
+            self.frozen_s += self.control_dt
+        else:
+            self.frozen_s = 0.0
+        self._last_relative = np.array(relative, dtype=np.float64)
         positions = self.limiter.update(self.joint_map.targets(relative), omega=omega)
         nod = self.nods.update(float(relative[0]))
         return Command(positions, self.limiter.velocity.copy(), np.asarray(relative), nod,

@@ -33,6 +33,7 @@ from lhg_ros.nodes.common import (
 )
 
 POLICIES = ('model', 'rules')
+FROZEN_AFTER_S = 2.0  # an unchanged command this long while listening is reported
 BACKENDS = ('auto', 'onnxruntime', 'torch', 'tensorrt')
 
 
@@ -322,6 +323,11 @@ class ListenerNode(LifecycleNode):
         elif c['nonfinite'] > self._period_nonfinite:
             status.level = DiagnosticStatus.ERROR
             status.message = 'the model predicted non-finite poses: holding neutral'
+        elif controller.frozen_s >= FROZEN_AFTER_S:
+            status.level = DiagnosticStatus.WARN
+            status.message = (f'the commanded pose has not changed for '
+                              f'{controller.frozen_s:.0f} s while listening: the policy may '
+                              'be stuck')
         elif rejected:
             status.level = DiagnosticStatus.WARN
             status.message = (f'{rejected} message(s) dropped for their stamps: '
