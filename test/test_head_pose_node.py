@@ -93,6 +93,37 @@ def test_bad_images_are_dropped_and_the_node_keeps_working(sink, rclpy_context,
     assert sink['poses'], 'no pose for the good frame after the bad ones'
 
 
+def test_badly_stamped_images_are_dropped_and_warn_only_for_their_period(sink,
+                                                                        child_processes):
+    """A face image stamped 0 or far in the future gives no pose; /diagnostics counts it in
+    that period only, so one bad burst does not leave the node in WARN for ever."""
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+    from sensor_msgs.msg import Image
+
+    from lhg_ros.nodes.common import sensor_qos, stamp_from_seconds
+
+    statuses = []
+    sink['node'].create_subscription(DiagnosticArray, '/diagnostics', lambda m: statuses.extend(
+        s for s in m.status if s.name.startswith('head_pose_node')), 10)
+    proc = start_node(child_processes, 'source:=topic', 'reliable:=true')
+    pub = sink['node'].create_publisher(Image, 'image', sensor_qos(reliable=True, depth=2))
+    face = face_frame()
+    image = Image(height=face.shape[0], width=face.shape[1], encoding='rgb8',
+                  step=face.shape[1] * 3, data=face.tobytes())
+    assert spin_until(sink['executor'], lambda: bool(statuses), 30.0)
+    now = sink['node'].get_clock().now().nanoseconds * 1e-9
+    for stamp in (0.0, now + 3600.0, 0.0, now + 3600.0):
+        image.header.stamp = stamp_from_seconds(stamp)
+        pub.publish(image)
+        spin_until(sink['executor'], lambda: False, timeout_s=0.1)
+    seen = len(statuses)
+    spin_until(sink['executor'], lambda: len(statuses) >= seen + 3, 5.0)
+    assert proc.poll() is None and not sink['poses'], 'no pose from a badly stamped frame'
+    dropped = [int({kv.key: kv.value for kv in s.values}['frames dropped']) for s in statuses]
+    assert sum(dropped) == 4, dropped
+    assert statuses[-1].level == DiagnosticStatus.OK and dropped[-1] == 0
+
+
 def test_a_missing_video_file_stops_the_node_with_its_name(child_processes):
     proc = start_node(child_processes, 'source:=file', 'file.path:=/no/such/video.mp4')
     assert proc.wait(timeout=30) == 1

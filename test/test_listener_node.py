@@ -171,6 +171,20 @@ def test_odd_stamps_are_dropped_and_reported_and_the_stream_still_starts(talk, m
     assert listener.poll() is None
 
 
+def test_a_toggling_gate_cannot_flood_the_log(monitor, child_processes):
+    from std_msgs.msg import Bool
+
+    listener = start(child_processes, 'listener_node', policy='rules')
+    monitor['spin'](1.5)
+    for k in range(100):  # a dialogue manager gone wild: 100 toggles in a second
+        monitor['gate'].publish(Bool(data=k % 2 == 0))
+        monitor['spin'](0.01)
+    monitor['spin'](0.5)
+    listener.terminate()
+    log = listener.communicate(timeout=10)[0]
+    assert 1 <= log.count('listening gate') <= 2, log
+
+
 def test_the_shipped_model_moves_the_head_within_its_limits(talk, monitor, child_processes):
     """The default listener (the shipped model, ONNX Runtime) answers real speech over DDS:
     the head moves (no frozen pose), nods, and every command is within the joint limits."""
