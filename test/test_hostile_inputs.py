@@ -5,6 +5,7 @@ publish a non-finite value or leave the joint limits; when the inputs stop the h
 neutral within the watchdog time. The number of examples is bounded for CI
 (``LHG_HOSTILE_EXAMPLES``, default 12 bursts per node)."""
 
+import contextlib
 import os
 import time
 
@@ -28,6 +29,32 @@ numbers = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=32),
 # Stamps as offsets from now (s), or absolute oddities.
 stamps = st.one_of(st.sampled_from(['zero', 'future', 'past', 'now']),
                    st.floats(min_value=-600.0, max_value=600.0))
+
+
+@contextlib.contextmanager
+def running(executable: str, probe_name: str, **params):
+    """A node started as its installed executable, and a probe node (on its own rclpy
+    context) beside it; both stopped afterwards. Yields (process, probe node, executor)."""
+    import subprocess
+
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+
+    proc = subprocess.Popen(node_command(executable, **params), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    context = Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node(probe_name, context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    try:
+        yield proc, node, executor
+    finally:
+        stop(proc)
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
 
 
 def stop(proc) -> None:
@@ -74,41 +101,27 @@ def speaker_poses(draw):
 
 
 @pytest.fixture(scope='module')
-def listener(tmp_path_factory):
+def listener():
     """listener_node with the shipped model, and a probe that feeds and watches it."""
-    import subprocess
-
-    import rclpy
     from geometry_msgs.msg import PoseStamped
-    from rclpy.context import Context
-    from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import Image, JointState
     from std_msgs.msg import Bool
 
     from lhg_ros.nodes.common import sensor_qos
 
-    proc = subprocess.Popen(node_command('listener_node', backend='onnxruntime',
-                                         watchdog_timeout_s=0.5, neutral_return_s=1.0),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    context = Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node('hostile_probe', context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    joints = []
-    node.create_subscription(JointState, 'joint_states',
-                             lambda m: joints.append((time.time(), list(m.position))), 200)
-    probe = {'node': node, 'executor': executor, 'joints': joints, 'proc': proc,
-             'audio': node.create_publisher(Image, 'audio_features', sensor_qos()),
-             'pose': node.create_publisher(PoseStamped, 'speaker/head_pose', sensor_qos()),
-             'speaking': node.create_publisher(Bool, 'is_speaking', 10),
-             'gate': node.create_publisher(Bool, 'listening', 10)}
-    assert spin_until(executor, lambda: bool(joints), 60.0), 'listener_node did not start'
-    yield probe
-    stop(proc)
-    executor.shutdown()
-    node.destroy_node()
-    rclpy.try_shutdown(context=context)
+    with running('listener_node', 'hostile_probe', backend='onnxruntime',
+                 watchdog_timeout_s=0.5, neutral_return_s=1.0) as (proc, node, executor):
+        joints = []
+        node.create_subscription(JointState, 'joint_states',
+                                 lambda m: joints.append((time.time(), list(m.position))), 200)
+        probe = {'node': node, 'executor': executor, 'joints': joints, 'proc': proc,
+                 'audio': node.create_publisher(Image, 'audio_features', sensor_qos()),
+                 'pose': node.create_publisher(PoseStamped, 'speaker/head_pose',
+                                               sensor_qos()),
+                 'speaking': node.create_publisher(Bool, 'is_speaking', 10),
+                 'gate': node.create_publisher(Bool, 'listening', 10)}
+        assert spin_until(executor, lambda: bool(joints), 60.0), 'listener_node did not start'
+        yield probe
 
 
 def _within_limits(positions) -> bool:
@@ -171,38 +184,23 @@ def camera_images(draw):
 
 
 @pytest.fixture(scope='module')
-def head_pose(tmp_path_factory):
-    import subprocess
-
-    import rclpy
+def head_pose():
     from diagnostic_msgs.msg import DiagnosticArray
     from geometry_msgs.msg import PoseStamped
-    from rclpy.context import Context
-    from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import Image
 
     from lhg_ros.nodes.common import sensor_qos
 
-    proc = subprocess.Popen(node_command('head_pose_node', source='topic'),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    context = Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node('hostile_camera', context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    got = {'poses': [], 'diagnostics': []}
-    node.create_subscription(PoseStamped, 'speaker/head_pose', got['poses'].append,
-                             sensor_qos(depth=50))
-    node.create_subscription(DiagnosticArray, '/diagnostics',
-                             lambda m: got['diagnostics'].append(time.time()), 10)
-    probe = {'node': node, 'executor': executor, 'proc': proc, 'got': got,
-             'image': node.create_publisher(Image, 'image', sensor_qos(depth=2))}
-    assert spin_until(executor, lambda: bool(got['diagnostics']), 60.0)
-    yield probe
-    stop(proc)
-    executor.shutdown()
-    node.destroy_node()
-    rclpy.try_shutdown(context=context)
+    with running('head_pose_node', 'hostile_camera', source='topic') as (proc, node, executor):
+        got = {'poses': [], 'diagnostics': []}
+        node.create_subscription(PoseStamped, 'speaker/head_pose', got['poses'].append,
+                                 sensor_qos(depth=50))
+        node.create_subscription(DiagnosticArray, '/diagnostics',
+                                 lambda m: got['diagnostics'].append(time.time()), 10)
+        probe = {'node': node, 'executor': executor, 'proc': proc, 'got': got,
+                 'image': node.create_publisher(Image, 'image', sensor_qos(depth=2))}
+        assert spin_until(executor, lambda: bool(got['diagnostics']), 60.0)
+        yield probe
 
 
 @HOSTILE
@@ -229,31 +227,16 @@ def test_the_head_pose_node_survives_any_image_burst(head_pose, images):
 
 @pytest.fixture(scope='module')
 def avatar():
-    import subprocess
-
-    import rclpy
-    from rclpy.context import Context
-    from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import JointState
     from visualization_msgs.msg import MarkerArray
 
-    proc = subprocess.Popen(node_command('avatar_node'), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    context = Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node('hostile_joints', context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    markers = []
-    node.create_subscription(MarkerArray, 'avatar', markers.append, 100)
-    publisher = node.create_publisher(JointState, 'joint_states', 10)
-    ok = JointState(name=['neck_pitch'], position=[0.0])
-    assert spin_until(executor, lambda: (publisher.publish(ok), bool(markers))[1], 60.0)
-    yield {'executor': executor, 'proc': proc, 'markers': markers, 'publisher': publisher}
-    stop(proc)
-    executor.shutdown()
-    node.destroy_node()
-    rclpy.try_shutdown(context=context)
+    with running('avatar_node', 'hostile_joints') as (proc, node, executor):
+        markers = []
+        node.create_subscription(MarkerArray, 'avatar', markers.append, 100)
+        publisher = node.create_publisher(JointState, 'joint_states', 10)
+        ok = JointState(name=['neck_pitch'], position=[0.0])
+        assert spin_until(executor, lambda: (publisher.publish(ok), bool(markers))[1], 60.0)
+        yield {'executor': executor, 'proc': proc, 'markers': markers, 'publisher': publisher}
 
 
 @st.composite
