@@ -6,6 +6,7 @@ when a node dies, memory grows more than 5% after the first minute, or commands 
 """
 
 import argparse
+import gc
 import os
 import subprocess
 import sys
@@ -94,6 +95,7 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
         executor.shutdown()
+        gc.collect()  # (handles of the executor's dropped wait generator; see demo.py)
         node.destroy_node()
         rclpy.try_shutdown(context=context)
 

@@ -18,6 +18,27 @@ BIN = Path(sys.executable).parent
 os.environ.update(private_ros_env(pick_private_domain()))
 
 
+def _shutdown_then_collect():
+    """rclpy's Executor.shutdown drops its suspended wait generator; while that generator
+    sits in a reference cycle its handles stay 'in use', and a following destroy_node waits
+    for them forever, holding the GIL (seen once in CI). A collection releases them."""
+    import gc
+
+    from rclpy.executors import Executor
+
+    original = Executor.shutdown
+
+    def shutdown(self, *args, **kwargs):
+        done = original(self, *args, **kwargs)
+        gc.collect()
+        return done
+
+    Executor.shutdown = shutdown
+
+
+_shutdown_then_collect()
+
+
 @pytest.fixture
 def rclpy_context():
     """A fresh rclpy context on the private domain, shut down after the test."""

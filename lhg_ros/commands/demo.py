@@ -8,6 +8,7 @@ speaker audio, speaker pose and listener joints, and an MP4 of the speaker besid
 listener's head.
 """
 
+import gc
 import os
 import signal
 import subprocess
@@ -222,6 +223,9 @@ def run_pipeline(speech: Path, video: Path | None, duration: float, out: Path,
     finally:
         _stop(processes)
         executor.shutdown()
+        # The executor's dropped wait generator may hold handles until collected; without
+        # this, destroy_node can wait for them for ever.
+        gc.collect()
         recorder.node.destroy_node()
         rclpy.try_shutdown(context=context)
     return recorder
