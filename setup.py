@@ -45,8 +45,13 @@ ROS_WHEELS = [
     'ros-visualization-msgs',
     'ros-diagnostic-msgs',
     'ros-lifecycle-msgs',
+    'ros-builtin-interfaces',
+    'ros-rcl-interfaces',
 ]
-ML = _requirements('requirements.txt')
+# The runtime (the nodes, torch-free), the offline tools, training and export.
+RUNTIME = _requirements('requirements.txt')
+TOOLS = _requirements('requirements-tools.txt')
+TRAIN = _requirements('requirements-train.txt')
 # PyAudio builds from source on Linux and needs Debian's portaudio19-dev.
 MICROPHONE = ['pyaudio>=0.2.13']
 # Reference implementations the benchmarks compare against.
@@ -59,6 +64,8 @@ DEV = [
     # To build this package the ROS way (colcon, ament_python) in the tests.
     'colcon-common-extensions>=0.3',
     'ros-ament-package',
+    # Marker evaluation in scripts/check_platform_wheels.py.
+    'packaging>=23',
 ]
 
 setup(
@@ -70,14 +77,16 @@ setup(
     maintainer_email='lhg-ros@users.noreply.github.com',
     python_requires='>=3.10',
     packages=find_packages(include=[PACKAGE_NAME, f'{PACKAGE_NAME}.*']),
-    package_data={f'{PACKAGE_NAME}.features': ['face_reference.npz'],
+    package_data={f'{PACKAGE_NAME}.features': ['face_reference.npz', 'silero/silero_vad.onnx',
+                                                'silero/LICENSE'],
                   # The shipped starter model: weights, sidecar, ONNX step model, card, recipe.
                   f'{PACKAGE_NAME}.models': ['starter/*.safetensors', 'starter/*.json',
                                              'starter/*.onnx', 'starter/*.md',
                                              'starter/*.yaml']},
     data_files=[
         ('share/ament_index/resource_index/packages', [f'resource/{PACKAGE_NAME}']),
-        (f'share/{PACKAGE_NAME}', ['package.xml', 'requirements.txt']),
+        (f'share/{PACKAGE_NAME}', ['package.xml', 'requirements.txt', 'requirements-tools.txt',
+                                   'requirements-train.txt']),
         *_share_files('launch', ['*.launch.py']),
         *_share_files('config', ['*.yaml']),
         *_share_files('urdf', ['*.urdf', '*.xacro']),
@@ -86,11 +95,14 @@ setup(
     install_requires=['numpy', 'PyYAML'],
     extras_require={
         'ros': ROS_WHEELS,
-        'ml': ML,
+        'runtime': RUNTIME,
+        'tools': RUNTIME + TOOLS,
+        'train': RUNTIME + TOOLS + TRAIN,
+        'ml': RUNTIME + TOOLS + TRAIN,  # everything but ROS: what the tests and the demo use
         'microphone': MICROPHONE,
         'dev': DEV,
         'bench': BENCH,
-        'all': ROS_WHEELS + ML + MICROPHONE + DEV,
+        'all': ROS_WHEELS + RUNTIME + TOOLS + TRAIN + MICROPHONE + DEV,
     },
     zip_safe=True,
     entry_points={

@@ -48,7 +48,7 @@ fi
 
 # Reinstall only when the package's dependency declarations change.
 stamp="$VENV/.lhg_ros-installed"
-want="$EXTRAS $(cat setup.py requirements.txt package.xml | sha256sum | cut -d' ' -f1)"
+want="$EXTRAS $(cat setup.py requirements*.txt package.xml | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   log "installing lhg_ros[$EXTRAS] into $VENV (a few minutes the first time)"
   # (The grep drops pip's notes about local index folders that some machines configure.)

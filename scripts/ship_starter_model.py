@@ -12,7 +12,7 @@ import sys
 
 import torch
 
-from lhg_ros.backends.onnx_export import onnx_for_checkpoint
+from lhg_ros.backends.step_model import onnx_for_checkpoint
 from lhg_ros.model.checkpoint import load_checkpoint, save_checkpoint
 from lhg_ros.models import starter_checkpoint
 

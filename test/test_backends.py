@@ -59,12 +59,36 @@ def test_torch_cuda_equals_torch_cpu(checkpoint, cuda_graphs):
                   load_backend('torch', checkpoint))
 
 
+@pytest.mark.skipif(not HAS_CUDA, reason='needs a CUDA device (none on this machine)')
+def test_two_conversations_with_cuda_graphs_do_not_share_state(checkpoint):
+    """Each state from initial_state() is its own: stepping one conversation leaves another's
+    results unchanged (they once aliased the graph's static buffers)."""
+    graphs = load_backend('torch', checkpoint, device='cuda', cuda_graphs=True)
+    reference = load_backend('torch', checkpoint)
+    a, b = graphs.initial_state(), graphs.initial_state()
+    ref_a, ref_b = reference.initial_state(), reference.initial_state()
+    worst = 0.0
+    for i, (audio, speaker, listener) in enumerate(random_steps(60)):
+        if i % 3:  # conversation b steps less often, on other inputs
+            poses, a = graphs.step(audio, speaker, listener, a)
+            expected, ref_a = reference.step(audio, speaker, listener, ref_a)
+        else:
+            poses, b = graphs.step(-audio, speaker, listener, b)
+            expected, ref_b = reference.step(-audio, speaker, listener, ref_b)
+        worst = max(worst, float(np.abs(poses - expected).max()))
+    assert worst < 1e-4, f'interleaved conversations differ from separate ones by {worst:g}'
+
+
 @pytest.mark.skipif(not (HAS_CUDA and HAS_TENSORRT),
                     reason='needs TensorRT and a CUDA device (neither on this machine)')
-def test_tensorrt_equals_torch(checkpoint):
-    backend = load_backend('tensorrt', checkpoint, fp16=False)
-    assert backend.engine_file.is_file()
-    assert_parity(backend, load_backend('torch', checkpoint), atol=1e-3)
+@pytest.mark.parametrize('fp16, atol', [(False, 1e-3), (True, 5e-2)])
+def test_tensorrt_equals_torch(checkpoint, tmp_path, fp16, atol):
+    backend = load_backend('tensorrt', checkpoint, fp16=fp16, engine_cache_dir=tmp_path)
+    assert backend.engine_file.is_file() and backend.engine_file.parent == tmp_path
+    assert_parity(backend, load_backend('torch', checkpoint), atol=atol)
+    built = backend.engine_file.stat().st_mtime_ns
+    again = load_backend('tensorrt', checkpoint, fp16=fp16, engine_cache_dir=tmp_path)
+    assert again.engine_file.stat().st_mtime_ns == built, 'the cached engine was rebuilt'
 
 
 def test_backend_failures_say_what_to_do(checkpoint, tmp_path):
@@ -105,3 +129,46 @@ def test_generation_keeps_the_warm_up_and_then_runs_on_its_own(checkpoint):
     other = run_policy(ModelPolicy(load_backend('torch', checkpoint)), audio, speaker,
                        warmup_poses=truth)
     np.testing.assert_allclose(other, poses, atol=1e-3)
+
+
+def test_without_torch_a_missing_onnx_model_says_where_to_export_it(tmp_path, monkeypatch):
+    """The runtime has no torch: the shipped pair (weights + .step.onnx) loads as it is; a
+    checkpoint without its ONNX model is one clear error, not an ImportError."""
+    import shutil
+    import sys
+
+    from lhg_ros.backends.step_model import step_onnx_path
+    from lhg_ros.model.checkpoint import checkpoint_paths
+    from lhg_ros.models import STARTER
+
+    # Importing the exporter (torch) fails, as it does where torch is not installed.
+    monkeypatch.setitem(sys.modules, 'lhg_ros.backends.onnx_export', None)
+    for source in checkpoint_paths(STARTER):
+        shutil.copy(source, tmp_path / source.name)
+    copied = tmp_path / STARTER.name
+    with pytest.raises(BackendError, match=r'missing, and exporting it needs torch.*'
+                                           r'lhg-ros export --checkpoint'):
+        load_backend('onnxruntime', copied)
+    shutil.copy(step_onnx_path(STARTER), step_onnx_path(copied))
+    backend = load_backend('onnxruntime', copied)
+    c = backend.config
+    poses, _ = backend.step(np.zeros((c.audio_per_step, c.audio_input_dim), np.float32),
+                            np.zeros((3, c.motion_dim), np.float32),
+                            np.zeros((3, c.motion_dim), np.float32), backend.initial_state())
+    assert poses.shape == (3, 6) and np.isfinite(poses).all()
+
+
+def test_the_exporter_asks_for_the_torchscript_path_only_where_torch_has_the_option():
+    """torch 2.1-2.4 (JetPack 6) reject dynamo=...; from 2.5 it selects the exporter."""
+    from lhg_ros.backends.onnx_export import legacy_exporter_options
+
+    def old_export(model, args, f, input_names=None, output_names=None, opset_version=None,
+                   do_constant_folding=True):
+        pass
+
+    def new_export(model, args, f, *, dynamo=True, opset_version=None):
+        pass
+
+    assert legacy_exporter_options(old_export) == {}
+    assert legacy_exporter_options(new_export) == {'dynamo': False}
+    assert legacy_exporter_options() == {'dynamo': False}  # this machine's torch

@@ -52,16 +52,23 @@ class Backend(ABC):
 AUTO = 'auto'
 
 
+def cuda_devices() -> int:
+    """How many CUDA devices the CUDA runtime sees (0 without libcudart or a driver)."""
+    from lhg_ros.backends.cuda_runtime import CudaRuntime
+
+    try:
+        return CudaRuntime.load().device_count()
+    except BackendError:
+        return 0
+
+
 def available_backend() -> str:
     """What ``auto`` picks: TensorRT where it and a CUDA device are present, else ONNX
     Runtime, else PyTorch (checked by import only; no model is loaded)."""
     from importlib.util import find_spec
 
-    if find_spec('tensorrt') is not None and find_spec('torch') is not None:
-        import torch
-
-        if torch.cuda.is_available():
-            return 'tensorrt'
+    if find_spec('tensorrt') is not None and cuda_devices() > 0:
+        return 'tensorrt'
     if find_spec('onnxruntime') is not None:
         return 'onnxruntime'
     if find_spec('torch') is not None:

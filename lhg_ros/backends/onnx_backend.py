@@ -1,11 +1,11 @@
-"""ONNX Runtime backend: the exported step model, state carried as numpy arrays."""
+"""ONNX Runtime backend: the exported step model, state carried as numpy arrays. Torch-free."""
 
 import numpy as np
 
 from lhg_ros.backends.base import Backend, BackendError
-from lhg_ros.backends.onnx_export import onnx_for_checkpoint, output_name
-from lhg_ros.model.checkpoint import load_checkpoint, read_sidecar
-from lhg_ros.model.config import ModelConfig
+from lhg_ros.backends.step_model import onnx_for_checkpoint
+from lhg_ros.model.checkpoint import read_model_config
+from lhg_ros.model.config import output_name
 
 
 class OnnxRuntimeBackend(Backend):
@@ -13,10 +13,13 @@ class OnnxRuntimeBackend(Backend):
 
     def __init__(self, checkpoint, providers: list[str] | None = None, threads: int = 0,
                  force_export: bool = False):
-        import onnxruntime as ort
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise BackendError('the onnxruntime backend needs ONNX Runtime: pip install '
+                               'onnxruntime (on Jetson, or onnxruntime-gpu from NVIDIA)') from None
 
-        self.info = read_sidecar(checkpoint)
-        self.config = ModelConfig.from_dict(self.info['config'])
+        self.config, self.info = read_model_config(checkpoint)
         available = ort.get_available_providers()
         providers = providers or ['CPUExecutionProvider']
         unknown = [p for p in providers if p not in available]
@@ -30,12 +33,18 @@ class OnnxRuntimeBackend(Backend):
             options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(self.onnx_path), sess_options=options,
                                             providers=providers)
-        model, _ = load_checkpoint(checkpoint)
-        self._initial = {k: v.numpy() for k, v in model.initial_state(1).items()}
+        # The state before the first step is all zeros (empty caches, zero LSTM states).
+        self._initial = {name: np.zeros(shape, np.float32)
+                         for name, shape in self.config.state_shapes(1).items()}
         self._outputs = ['poses', *map(output_name, self._initial)]
         # The exporter drops inputs the graph does not use (the listener motion of a model with
         # listener_input 'none'); feed only those the graph has.
         self._inputs = {i.name for i in self.session.get_inputs()}
+        missing = sorted(set(self._initial) - self._inputs)
+        if missing:
+            raise BackendError(f'{self.onnx_path} does not match its checkpoint config (no input '
+                               f"{', '.join(missing[:3])}); re-export it: lhg-ros export "
+                               f'--checkpoint {checkpoint} --force')
 
     def initial_state(self):
         return {k: v.copy() for k, v in self._initial.items()}

@@ -5,22 +5,20 @@ Shapes are fixed (batch 1, one step); the LSTMs export as the ONNX LSTM operator
 :meth:`ListenerModel.state_shapes`; outputs are ``poses`` and ``<state>_out`` for each.
 """
 
-import hashlib
+import inspect
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from lhg_ros.model.checkpoint import checkpoint_paths, load_checkpoint
+from lhg_ros.backends.step_model import WEIGHTS_DIGEST_KEY
+from lhg_ros.model.checkpoint import load_checkpoint
+from lhg_ros.model.config import output_name
 from lhg_ros.model.network import ListenerModel
 
 OPSET = 17
 MOTION_INPUTS = ('audio', 'speaker', 'listener')
-
-
-def output_name(state_name: str) -> str:
-    return f'{state_name}_out'
 
 
 class StepGraph(nn.Module):
@@ -58,48 +56,32 @@ def export_onnx(model: ListenerModel, path: str | Path) -> Path:
         torch.onnx.export(StepGraph(model.eval()), example_inputs(model), str(path),
                           input_names=[*MOTION_INPUTS, *names],
                           output_names=['poses', *map(output_name, names)],
-                          opset_version=OPSET, dynamo=False, do_constant_folding=True)
+                          opset_version=OPSET, do_constant_folding=True,
+                          **legacy_exporter_options())
     return path
 
 
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
+def legacy_exporter_options(export=None) -> dict:
+    """The keyword that selects the TorchScript-based exporter: ``dynamo=False`` where
+    ``torch.onnx.export`` has the option (torch 2.5 and later, where newer releases make the
+    dynamo exporter the default); nothing before (torch 2.1-2.4, as JetPack 6 ships), where
+    that is the only exporter and the keyword is rejected."""
+    export = export or torch.onnx.export
+    return {'dynamo': False} if 'dynamo' in inspect.signature(export).parameters else {}
 
 
-WEIGHTS_DIGEST_KEY = 'lhg_ros.weights_sha256'
-
-
-def exported_from(onnx_path: Path) -> str | None:
-    """The digest of the weights an ONNX file was exported from (None if unknown)."""
+def export_step_onnx(checkpoint: str | Path, onnx_path: Path, digest: str) -> Path:
+    """Export a checkpoint's step model to ``onnx_path`` with the weights' ``digest`` inside
+    (see :mod:`lhg_ros.backends.step_model`); atomic, so another process never reads half a
+    file."""
     import onnx
 
-    try:
-        model = onnx.load(str(onnx_path), load_external_data=False)
-    except Exception:  # noqa: BLE001 - an unreadable file is simply stale
-        return None
-    return next((p.value for p in model.metadata_props if p.key == WEIGHTS_DIGEST_KEY), None)
-
-
-def onnx_for_checkpoint(checkpoint: str | Path, force: bool = False) -> Path:
-    """The ONNX step model next to a checkpoint (``<name>.step.onnx``), exported when missing,
-    made from other weights (a digest of the weights is kept inside it, so a copied or
-    installed pair is recognised whatever the file times), or ``force``d."""
-    import onnx
-
-    weights, _ = checkpoint_paths(checkpoint)
-    onnx_path = weights.with_suffix('.step.onnx')
-    digest = file_digest(weights)
-    if force or not onnx_path.is_file() or exported_from(onnx_path) != digest:
-        model, _ = load_checkpoint(checkpoint)
-        partial = onnx_path.with_suffix('.partial.onnx')
-        export_onnx(model, partial)
-        exported = onnx.load(str(partial))
-        entry = exported.metadata_props.add()
-        entry.key, entry.value = WEIGHTS_DIGEST_KEY, digest
-        onnx.save(exported, str(partial))
-        partial.replace(onnx_path)  # atomic: another process never reads half a file
+    model, _ = load_checkpoint(checkpoint)
+    partial = onnx_path.with_suffix('.partial.onnx')
+    export_onnx(model, partial)
+    exported = onnx.load(str(partial))
+    entry = exported.metadata_props.add()
+    entry.key, entry.value = WEIGHTS_DIGEST_KEY, digest
+    onnx.save(exported, str(partial))
+    partial.replace(onnx_path)
     return onnx_path

@@ -43,10 +43,8 @@ class TorchBackend(Backend):
         return backend
 
     def initial_state(self):
-        if self._graph is not None:
-            for name, tensor in self.model.initial_state(1).items():
-                self._static_state[name].copy_(tensor.to(self.dtype))
-            return self._static_state
+        """Fresh tensors for one conversation; with CUDA graphs too, so that two states never
+        share memory (the graph's static buffers are filled from a state on every step)."""
         return {k: v.to(self.dtype) for k, v in self.model.initial_state(1).items()}
 
     def _tensor(self, array) -> torch.Tensor:
@@ -60,10 +58,11 @@ class TorchBackend(Backend):
             for static, array in zip(self._static_inputs, (audio, speaker, listener),
                                      strict=True):
                 static.copy_(self._tensor(array))
+            for name, tensor in state.items():  # the replay reads the static buffers
+                self._static_state[name].copy_(tensor)
             self._graph.replay()
-            for name in self._static_state:  # the next replay reads the same buffers
-                self._static_state[name].copy_(self._static_new_state[name])
-            return self._static_poses[0].float().cpu().numpy(), self._static_state
+            new = {name: tensor.clone() for name, tensor in self._static_new_state.items()}
+            return self._static_poses[0].float().cpu().numpy(), new
         poses, state = self.model.step(self._tensor(audio), self._tensor(speaker),
                                        self._tensor(listener), state)
         return poses[0].float().cpu().numpy(), state

@@ -96,8 +96,8 @@ SHARED_INPUTS = ('audio_features', 'speaker/head_pose', 'is_speaking', 'listenin
 
 
 def _start(executable: str, params: dict, env: dict, log: Path, namespace: str = '',
-           node_name: str = '') -> subprocess.Popen:
-    args = [str(Path(sys.executable).parent / executable), '--ros-args']
+           node_name: str = '', bin_dir: Path | None = None) -> subprocess.Popen:
+    args = [str((bin_dir or Path(sys.executable).parent) / executable), '--ros-args']
     for key, value in params.items():
         args += ['-p', f'{key}:={value}']
     if namespace:
@@ -150,10 +150,12 @@ def user_inputs(args) -> tuple[Path, Path | None, float]:
 
 
 def run_pipeline(speech: Path, video: Path | None, duration: float, out: Path,
-                 listener_params: dict, compare: str | None, report=print) -> Recorder:
+                 listener_params: dict, compare: str | None, report=print,
+                 bin_dir: Path | None = None) -> Recorder:
     """Start the listener(s), wait until they are up, play the files through the two input
     nodes over a private DDS domain and record everything until the head has settled.
-    ``report`` gets one progress line a second."""
+    ``report`` gets one progress line a second; the nodes are the executables in ``bin_dir``
+    (default: this Python's environment)."""
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
@@ -168,11 +170,12 @@ def run_pipeline(speech: Path, video: Path | None, duration: float, out: Path,
     recorder = Recorder(context, compare)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(recorder.node)
-    processes = [_start('listener_node', listener_params, env, out / 'listener_node.log')]
+    processes = [_start('listener_node', listener_params, env, out / 'listener_node.log',
+                        bin_dir=bin_dir)]
     if compare:
         processes.append(_start('listener_node', {'policy': 'rules'}, env,
                                 out / 'listener_rules.log', namespace=compare,
-                                node_name='listener_rules'))
+                                node_name='listener_rules', bin_dir=bin_dir))
     listeners = len(processes)
 
     def up() -> bool:
@@ -192,11 +195,12 @@ def run_pipeline(speech: Path, video: Path | None, duration: float, out: Path,
         processes.append(_start('audio_features_node', {
             'source': 'file', 'file.path': speech, 'file.exit_at_end': True,
             'file.min_subscribers': listeners + 1, 'reliable': True}, env,
-            out / 'audio_features_node.log'))
+            out / 'audio_features_node.log', bin_dir=bin_dir))
         if video is not None:
             processes.append(_start('head_pose_node', {
                 'source': 'file', 'file.path': video, 'file.exit_at_end': True,
-                'file.min_subscribers': listeners + 1}, env, out / 'head_pose_node.log'))
+                'file.min_subscribers': listeners + 1}, env, out / 'head_pose_node.log',
+                bin_dir=bin_dir))
         names = ['audio_features_node'] + (['head_pose_node'] if video is not None else [])
         beside = f', listener_rules (rules, in /{compare})' if compare else ''
         report(f"nodes: listener_node ({listener_params.get('policy', 'model')}){beside}, "

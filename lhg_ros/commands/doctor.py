@@ -123,7 +123,8 @@ def check_numpy() -> Check:
 def check_torch() -> Check:
     torch, error = _import('torch')
     if torch is None:
-        return Check('torch', MISSING, error, 'pip install torch==2.13.0')
+        return Check('torch', MISSING, f'{error} (only training and export need it)',
+                     'pip install -e .[train] (on Jetson: NVIDIA\'s JetPack torch)')
     cuda = (f'CUDA {torch.version.cuda} on {torch.cuda.get_device_name(0)}'
             if torch.cuda.is_available() else 'CPU only (no CUDA device)')
     return Check('torch', OK, f'{torch.__version__}, {cuda}')
@@ -142,11 +143,21 @@ def check_tensorrt() -> Check:
     if trt is None:
         return Check('tensorrt', MISSING, 'not installed (optional; needs an NVIDIA GPU)',
                      'JetPack on Jetson, or pip install tensorrt on a CUDA machine')
-    torch, _ = _import('torch')
-    if torch is None or not torch.cuda.is_available():
+    from lhg_ros.backends.base import cuda_devices
+
+    if cuda_devices() == 0:
         return Check('tensorrt', WARN, f'{trt.__version__}, but no CUDA device is visible',
-                     'check the NVIDIA driver and CUDA_VISIBLE_DEVICES')
+                     'check the NVIDIA driver, libcudart and CUDA_VISIBLE_DEVICES')
     return Check('tensorrt', OK, f'{trt.__version__} with CUDA')
+
+
+def check_silero() -> Check:
+    from lhg_ros.features.vad import SILERO_MODEL
+
+    if not SILERO_MODEL.is_file():
+        return Check('silero VAD model', FAIL, f'{SILERO_MODEL} is missing',
+                     'reinstall lhg_ros')
+    return Check('silero VAD model', OK, f'{SILERO_MODEL.name} (shipped, onnxruntime)')
 
 
 def check_mediapipe() -> Check:
@@ -224,7 +235,7 @@ def run_checks(dds_timeout_s: float = 15.0, with_dds: bool = True,
         ('tensorrt', check_tensorrt),
         ('mediapipe', check_mediapipe),
         ('kaldi-native-fbank', _module_check('kaldi-native-fbank', 'kaldi_native_fbank')),
-        ('silero-vad', _module_check('silero-vad', 'silero_vad')),
+        ('silero VAD model', check_silero),
         ('transforms3d', _module_check('transforms3d', 'transforms3d')),
         ('microphone', check_microphone),
         ('camera', check_camera),

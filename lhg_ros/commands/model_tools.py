@@ -11,7 +11,7 @@ from lhg_ros.console import format_table
 
 def export_main(args) -> int:
     from lhg_ros.backends import BackendError, load_backend
-    from lhg_ros.backends.onnx_export import onnx_for_checkpoint
+    from lhg_ros.backends.step_model import onnx_for_checkpoint
     from lhg_ros.model.checkpoint import CheckpointError
 
     try:

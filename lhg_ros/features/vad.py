@@ -1,10 +1,10 @@
 """Voice activity: is the speaker talking? Silero VAD (ONNX, run with onnxruntime) + hangover.
 
-The Silero model ships inside the ``silero-vad`` wheel; it is located without importing that
-package (which would import torch) and run directly with onnxruntime on 32 ms windows.
+The Silero VAD model (v6, ``silero_vad.onnx`` of the silero-vad 6.2.3 wheel, MIT licence in
+``silero/LICENSE``) ships inside this package, so that voice activity needs neither torch (which
+the silero-vad package imports) nor a download; it runs with onnxruntime on 32 ms windows.
 """
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -14,18 +14,15 @@ from lhg_ros.features.audio import SAMPLE_RATE
 WINDOW = 512  # samples at 16 kHz the model takes per call (32 ms)
 CONTEXT = 64  # samples of the previous window the model sees in front of each window
 WINDOW_SECONDS = WINDOW / SAMPLE_RATE
+SILERO_MODEL = Path(__file__).resolve().parent / 'silero' / 'silero_vad.onnx'
 
 
 def silero_model_path() -> Path:
-    """Path of the ONNX model inside the installed silero-vad wheel."""
-    spec = importlib.util.find_spec('silero_vad')
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError('silero-vad is not installed: pip install silero-vad '
-                                '(or set vad.enabled to false)')
-    path = Path(next(iter(spec.submodule_search_locations))) / 'data' / 'silero_vad.onnx'
-    if not path.is_file():
-        raise FileNotFoundError(f'silero-vad is installed but {path} is missing')
-    return path
+    """Path of the Silero ONNX model shipped with lhg_ros."""
+    if not SILERO_MODEL.is_file():
+        raise FileNotFoundError(f'{SILERO_MODEL} is missing: reinstall lhg_ros (or set '
+                                'vad.enabled to false)')
+    return SILERO_MODEL
 
 
 class SileroVad:

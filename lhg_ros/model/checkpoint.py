@@ -3,18 +3,25 @@
 The JSON sidecar holds the format version, the model config, the feature normalisation
 statistics, frame rates, an optional joint mapping and free-form training metadata. Loading
 checks each of them and says exactly what is wrong.
+
+Reading the sidecar needs no torch (the runtime backends run without it); loading, saving and
+making weights import torch when called.
 """
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from lhg_ros import __version__
 from lhg_ros.features.normalization import FeatureStats
 from lhg_ros.model.config import ModelConfig
-from lhg_ros.model.network import ListenerModel
+
+if TYPE_CHECKING:
+    import torch
+
+    from lhg_ros.model.network import ListenerModel
 
 FORMAT = 'lhg_ros.listener'
 FORMAT_VERSION = 1
@@ -31,7 +38,7 @@ def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
     return stem.with_suffix('.safetensors'), stem.with_suffix('.json')
 
 
-def sidecar_info(model: ListenerModel, joint_mapping: dict | None = None,
+def sidecar_info(model: 'ListenerModel', joint_mapping: dict | None = None,
                  metadata: dict | None = None, speaker_neutral=None) -> dict:
     """The JSON sidecar of ``model``: format, config, normalisation, rates and metadata;
     ``speaker_neutral`` (6,) is the speaker's mean pose in the training data, which the
@@ -59,12 +66,15 @@ def sidecar_info(model: ListenerModel, joint_mapping: dict | None = None,
     return info
 
 
-def save_checkpoint(model: ListenerModel, path: str | Path, joint_mapping: dict | None = None,
+def save_checkpoint(model: 'ListenerModel', path: str | Path, joint_mapping: dict | None = None,
                     metadata: dict | None = None, speaker_neutral=None,
-                    dtype: torch.dtype = torch.float32) -> Path:
-    """Write weights (parameters as ``dtype``: float16 halves the file; buffers such as the
-    normalisation stay float32) and sidecar; returns the weights path."""
+                    dtype: 'torch.dtype | None' = None) -> Path:
+    """Write weights (parameters as ``dtype``, float32 by default: float16 halves the file;
+    buffers such as the normalisation stay float32) and sidecar; returns the weights path."""
+    import torch
     from safetensors.torch import save_file
+
+    dtype = dtype or torch.float32
 
     weights, sidecar = checkpoint_paths(path)
     weights.parent.mkdir(parents=True, exist_ok=True)
@@ -101,18 +111,26 @@ def read_sidecar(path: str | Path) -> dict:
     return info
 
 
-def load_checkpoint(path: str | Path, device: str | torch.device = 'cpu'
-                    ) -> tuple[ListenerModel, dict]:
+def read_model_config(path: str | Path) -> tuple[ModelConfig, dict]:
+    """(model config, checked sidecar) of a checkpoint, without loading its weights."""
+    info = read_sidecar(path)
+    try:
+        return ModelConfig.from_dict(info['config']), info
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f'{checkpoint_paths(path)[1]}: {exc}') from None
+
+
+def load_checkpoint(path: str | Path, device: 'str | torch.device' = 'cpu'
+                    ) -> tuple['ListenerModel', dict]:
     """(model in eval mode, sidecar dict); ``CheckpointError`` on any mismatch."""
+    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    info = read_sidecar(path)
+    from lhg_ros.model.network import ListenerModel
+
+    config, info = read_model_config(path)
     weights, sidecar = checkpoint_paths(path)
-    try:
-        config = ModelConfig.from_dict(info['config'])
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f'{sidecar}: {exc}') from None
     try:
         tensors = load_file(str(weights), device=str(device))
     except (SafetensorError, OSError) as exc:
@@ -149,6 +167,10 @@ def load_checkpoint(path: str | Path, device: str | torch.device = 'cpu'
 def random_checkpoint(path: str | Path, config: ModelConfig, seed: int = 0) -> Path:
     """An untrained checkpoint (random weights, identity normalisation) for tests, benchmarks
     and export checks; never for a robot."""
+    import torch
+
+    from lhg_ros.model.network import ListenerModel
+
     torch.manual_seed(seed)
     model = ListenerModel(config)
     return save_checkpoint(model, path, metadata={'trained': False})

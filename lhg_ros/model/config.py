@@ -10,6 +10,11 @@ from lhg_ros.features.pose_features import MOTION_DIM, MOTION_RATE, POSE_DIM
 LISTENER_INPUTS = ('motion', 'pose', 'none')
 
 
+def output_name(state_name: str) -> str:
+    """The step graph's output for a state input: ``<state>_out``."""
+    return f'{state_name}_out'
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     d_model: int = 256
@@ -93,6 +98,51 @@ class ModelConfig:
     @property
     def step_seconds(self) -> float:
         return self.frames_per_step / self.motion_rate
+
+    @property
+    def audio_cache(self) -> int:
+        """Audio frames a streaming step keeps: the window plus what a step adds before its
+        last query."""
+        return self.audio_window + (self.frames_per_step - 1) * self.audio_per_motion
+
+    @property
+    def speaker_cache(self) -> int:
+        return self.motion_window + self.frames_per_step - 1
+
+    def state_shapes(self, batch: int = 1) -> dict[str, tuple[int, ...]]:
+        """Name and shape of every state tensor of a streaming step, in the order export and
+        backends use (torch-free, so that runtimes without torch can check an engine or graph).
+
+        Per layer, so that a step reads and writes each cache whole: ``{j,q,r}_h<l>`` and
+        ``_c<l>`` (LSTM), ``q_audio_{k,v}<l>``, ``r_audio_{k,v}<l>``, ``r_speaker_{k,v}<l>``
+        (cross-attention keys/values of the window, heads split), and which cache entries are
+        filled (``audio_filled``, ``speaker_filled``).
+        """
+        d, h = self.d_model, self.heads
+        shapes = {}
+        for stack, layers in (('j', self.j_layers), ('q', self.q_layers), ('r', self.r_layers)):
+            for layer in range(layers):
+                shapes[f'{stack}_h{layer}'] = (1, batch, d)
+                shapes[f'{stack}_c{layer}'] = (1, batch, d)
+        for name, layers, length in (('q_audio', self.q_layers, self.audio_cache),
+                                     ('r_audio', self.r_layers, self.audio_cache),
+                                     ('r_speaker', self.r_layers, self.speaker_cache)):
+            for layer in range(layers):
+                for part in ('k', 'v'):
+                    shapes[f'{name}_{part}{layer}'] = (batch, h, length, d // h)
+        shapes['audio_filled'] = (batch, self.audio_cache)
+        shapes['speaker_filled'] = (batch, self.speaker_cache)
+        return shapes
+
+    def step_io(self) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
+        """(inputs, outputs) of the exported step graph, name -> shape, batch 1."""
+        state = self.state_shapes(1)
+        inputs = {'audio': (1, self.audio_per_step, self.audio_input_dim),
+                  'speaker': (1, self.frames_per_step, self.motion_dim),
+                  'listener': (1, self.frames_per_step, self.motion_dim), **state}
+        outputs = {'poses': (1, self.frames_per_step, self.pose_dim),
+                   **{output_name(name): shape for name, shape in state.items()}}
+        return inputs, outputs
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

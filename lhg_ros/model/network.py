@@ -141,8 +141,7 @@ class ListenerModel(nn.Module):
         self.register_buffer('pose_bound', torch.full((c.pose_dim,), 4.0))
         # Streaming caches hold the window plus the frames a step adds before its last query.
         f, ratio = c.frames_per_step, c.audio_per_motion
-        self.audio_cache = c.audio_window + (f - 1) * ratio
-        self.speaker_cache = c.motion_window + f - 1
+        self.audio_cache, self.speaker_cache = c.audio_cache, c.speaker_cache
         newest_audio = self.audio_cache - c.audio_per_step + ratio * torch.arange(1, f + 1) - 1
         newest_speaker = self.speaker_cache - f + torch.arange(f)
         self.register_buffer('step_audio_recency',
@@ -235,29 +234,8 @@ class ListenerModel(nn.Module):
 
     # -- streaming -----------------------------------------------------------------------
     def state_shapes(self, batch: int = 1) -> dict[str, tuple[int, ...]]:
-        """Name and shape of every state tensor, in the order export and backends use.
-
-        Per layer, so that a step reads and writes each cache whole: ``{j,q,r}_h<l>`` and
-        ``_c<l>`` (LSTM), ``q_audio_{k,v}<l>``, ``r_audio_{k,v}<l>``, ``r_speaker_{k,v}<l>``
-        (cross-attention keys/values of the window, heads split), and which cache entries are
-        filled (``audio_filled``, ``speaker_filled``).
-        """
-        c = self.config
-        d, h = c.d_model, c.heads
-        shapes = {}
-        for stack, layers in (('j', c.j_layers), ('q', c.q_layers), ('r', c.r_layers)):
-            for layer in range(layers):
-                shapes[f'{stack}_h{layer}'] = (1, batch, d)
-                shapes[f'{stack}_c{layer}'] = (1, batch, d)
-        for name, layers, length in (('q_audio', c.q_layers, self.audio_cache),
-                                     ('r_audio', c.r_layers, self.audio_cache),
-                                     ('r_speaker', c.r_layers, self.speaker_cache)):
-            for layer in range(layers):
-                for part in ('k', 'v'):
-                    shapes[f'{name}_{part}{layer}'] = (batch, h, length, d // h)
-        shapes['audio_filled'] = (batch, self.audio_cache)
-        shapes['speaker_filled'] = (batch, self.speaker_cache)
-        return shapes
+        """Name and shape of every state tensor: :meth:`ModelConfig.state_shapes`."""
+        return self.config.state_shapes(batch)
 
     def initial_state(self, batch: int = 1) -> dict[str, torch.Tensor]:
         """The state before the first step: empty caches, zero LSTM states."""

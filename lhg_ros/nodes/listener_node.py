@@ -50,6 +50,19 @@ class ListenerNode(LifecycleNode):
             'backend': declare(self, 'backend', 'auto', 'inference backend; auto = TensorRT '
                                'with a GPU, else ONNX Runtime, else PyTorch', choices=BACKENDS),
             'device': declare(self, 'device', 'cpu', "torch backend device: 'cpu' or 'cuda'"),
+            'onnxruntime.threads': declare(self, 'onnxruntime.threads', 0,
+                                           'ONNX Runtime intra-op threads (0 = its default)',
+                                           value_range=(0, 64)),
+            'tensorrt.fp16': declare(self, 'tensorrt.fp16', True,
+                                     'build the TensorRT engine in fp16 (false: fp32)'),
+            'tensorrt.workspace_mb': declare(self, 'tensorrt.workspace_mb', 1024,
+                                             'TensorRT builder workspace (MB)',
+                                             value_range=(16, 65536)),
+            'tensorrt.engine_cache_dir': declare(
+                self, 'tensorrt.engine_cache_dir', '', 'writable folder for built TensorRT '
+                'engines; empty = $XDG_CACHE_HOME/lhg_ros/engines (~/.cache/...)'),
+            'tensorrt.device': declare(self, 'tensorrt.device', 0, 'CUDA device index',
+                                       value_range=(0, 16)),
             'control_rate': declare(self, 'control_rate', 50.0, 'joint command rate (Hz)',
                                     value_range=(5.0, 500.0)),
             'input_delay_s': declare(self, 'input_delay_s', 0.06,
@@ -147,11 +160,20 @@ class ListenerNode(LifecycleNode):
         checkpoint = resolve_checkpoint(self.p['checkpoint'])
         backend = (available_backend() if self.p['backend'] == 'auto'
                    else self.p['backend'])
-        options = {'device': self.p['device']} if backend == 'torch' else {}
-        policy = ModelPolicy(load_backend(backend, checkpoint, **options))
+        policy = ModelPolicy(load_backend(backend, checkpoint, **self._backend_options(backend)))
         self.get_logger().info(f'model {checkpoint} on {backend}')
         self.backend_name, self.checkpoint_path = backend, str(checkpoint)
         return policy
+
+    def _backend_options(self, backend: str) -> dict:
+        p = self.p
+        if backend == 'torch':
+            return {'device': p['device']}
+        if backend == 'onnxruntime':
+            return {'threads': p['onnxruntime.threads']}
+        return {'fp16': p['tensorrt.fp16'], 'workspace_mb': p['tensorrt.workspace_mb'],
+                'engine_cache_dir': p['tensorrt.engine_cache_dir'],
+                'device': p['tensorrt.device'], 'log': self.get_logger().info}
 
     def on_activate(self, state) -> TransitionCallbackReturn:
         if self.policy is None:
