@@ -198,9 +198,10 @@ class _BuildProgress:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, error_type, *_):
         self._done.set()
-        self.report(f'TensorRT engine built in {time.monotonic() - self._started:.0f} s')
+        if error_type is None:
+            self.report(f'TensorRT engine built in {time.monotonic() - self._started:.0f} s')
 
 
 class TensorRTBackend(Backend):
