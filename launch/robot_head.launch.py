@@ -11,12 +11,17 @@ from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction
+from launch.actions import (
+    DeclareLaunchArgument,
+    GroupAction,
+    IncludeLaunchDescription,
+    OpaqueFunction,
+)
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 
 PASSED_ON = ['audio_source', 'audio_file', 'video_source', 'video_file', 'policy', 'backend',
-             'checkpoint', 'params_file', 'namespace']
+             'checkpoint', 'params_file', 'namespace', 'use_audio', 'use_head_pose']
 
 
 def _include(context):
@@ -25,14 +30,15 @@ def _include(context):
     arguments = {name: LaunchConfiguration(name) for name in PASSED_ON}
     arguments.update(output='robot', use_rviz='false',
                      forward_command_topic=f'/{controller}/commands')
-    return [IncludeLaunchDescription(
+    # Scoped: the arguments set for the include do not leak into a parent launch file.
+    return [GroupAction([IncludeLaunchDescription(
         PythonLaunchDescriptionSource(str(share / 'launch' / 'lhg.launch.py')),
-        launch_arguments=arguments.items())]
+        launch_arguments=arguments.items())], scoped=True)]
 
 
 def generate_launch_description():
     defaults = {'audio_source': 'microphone', 'video_source': 'camera', 'policy': 'model',
-                'backend': 'auto'}
+                'backend': 'auto', 'use_audio': 'true', 'use_head_pose': 'true'}
     declared = [DeclareLaunchArgument('controller', default_value='head_controller',
                                       description='name of the forward_command_controller')]
     declared += [DeclareLaunchArgument(name, default_value=defaults.get(name, ''),

@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
+scripts/install_launch_wheels.sh
 VENV=${VENV:-.venv}
 echo "== ruff"
 "$VENV/bin/ruff" check .

@@ -108,6 +108,9 @@ SOURCES = {
         'visualization_msgs', 'diagnostic_msgs', 'builtin_interfaces', 'rcl_interfaces')},
     'launch': ('launch', None), 'launch_ros': ('launch_ros', None),
     'ament_index_python': ('ament_index_python', None),
+    # ROS4HRI and the launch tests: apt on a distribution; here ../shared/wheels/ros2-launch.
+    'hri_msgs': ('hri_msgs', None), 'tf2_msgs': ('tf2_msgs', None),
+    'launch_testing': ('launch_testing', None),
     # Optional in tests (skipped without it): audio_common's message, where installed.
     'audio_common_msgs': (None, None),
 }

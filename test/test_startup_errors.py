@@ -42,3 +42,10 @@ def test_a_directory_given_as_a_file_says_so(tmp_path):
     assert code == 1 and 'is a directory, not an audio file' in out
     code, out = run(node_command('head_pose_node', source='file', file__path=tmp_path))
     assert code == 1 and 'is a directory, not a video file' in out
+
+
+def test_a_ros4hri_id_that_cannot_name_a_frame_is_one_line():
+    code, out = run(node_command('listener_node', policy='rules', speaker_source='ros4hri',
+                                 ros4hri__face_id='a-b'))
+    assert code == 1 and 'Traceback' not in out
+    assert "ros4hri.face_id 'a-b' is not a REP-155 id" in out, out

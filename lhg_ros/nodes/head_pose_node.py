@@ -30,6 +30,7 @@ from lhg_ros.nodes.common import (
     sensor_qos,
     stamp_from_seconds,
 )
+from lhg_ros.ros4hri import FACES_TRACKED, TF_TOPIC, FaceIds, face_frame
 from lhg_ros.sources.video import (
     CameraSource,
     VideoFileSource,
@@ -116,6 +117,10 @@ class HeadPoseNode(Node):
             self._debug_pub = self.create_publisher(Image, 'speaker/debug_image',
                                                     sensor_qos(reliable, depth=2))
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._hri = None
+        if declare(self, 'ros4hri.publish', False, 'also publish REP-155 topics: the face id on '
+                   '/humans/faces/tracked and the head as TF frame face_<id> on /tf'):
+            self._hri = self._ros4hri_publishers()
         self._budget_s = 1.0 / rate
         self._stats = self._fresh_stats()
         self._dropped_before = 0
@@ -236,12 +241,46 @@ class HeadPoseNode(Node):
         stamp = stamp_from_seconds(frame.capture_time)
         self._face_pub.publish(Bool(data=pose is not None))
         if pose is not None:
-            self._pose_pub.publish(self._pose_message(pose, stamp))
+            message = self._pose_message(pose, stamp)
+            self._pose_pub.publish(message)
             self.poses_published += 1
+        if self._hri is not None:
+            self._publish_ros4hri(message if pose is not None else None, stamp)
         if self._debug:
             self._debug_pub.publish(self._image_message(
                 draw_pose(frame.rgb, pose, rigid=self.tracker.solver.reference.rigid), stamp))
         self._account(time.perf_counter() - started, pose is not None)
+
+    def _ros4hri_publishers(self):
+        try:
+            from geometry_msgs.msg import TransformStamped
+            from hri_msgs.msg import IdsList
+            from tf2_msgs.msg import TFMessage
+        except ImportError as exc:
+            raise StartupError(f'ros4hri.publish needs the hri_msgs and tf2_msgs packages '
+                               f'({exc}): apt install ros-$ROS_DISTRO-hri-msgs '
+                               'ros-$ROS_DISTRO-tf2-msgs') from None
+        self._face_ids = FaceIds()
+        return {'types': (IdsList, TFMessage, TransformStamped),
+                'tracked': self.create_publisher(IdsList, FACES_TRACKED, 10),
+                'tf': self.create_publisher(TFMessage, TF_TOPIC, 100)}
+
+    def _publish_ros4hri(self, pose: PoseStamped | None, stamp) -> None:
+        """REP-155: the tracked face's id (none while no face is seen) and its head frame."""
+        IdsList, TFMessage, TransformStamped = self._hri['types']
+        face = self._face_ids.update(pose is not None)
+        tracked = IdsList(ids=[face] if face else [])
+        tracked.header.stamp, tracked.header.frame_id = stamp, self.frame_id
+        self._hri['tracked'].publish(tracked)
+        if pose is None:
+            return
+        transform = TransformStamped()
+        transform.header = pose.header
+        transform.child_frame_id = face_frame(face)
+        position, t = pose.pose.position, transform.transform.translation
+        t.x, t.y, t.z = position.x, position.y, position.z
+        transform.transform.rotation = pose.pose.orientation
+        self._hri['tf'].publish(TFMessage(transforms=[transform]))
 
     def _pose_message(self, pose, stamp) -> PoseStamped:
         import transforms3d

@@ -31,10 +31,20 @@ from lhg_ros.nodes.common import (
     sensor_qos,
     stamp_from_seconds,
 )
+from lhg_ros.ros4hri import (
+    FACES_TRACKED,
+    TF_TOPIC,
+    VOICES_TRACKED,
+    Following,
+    face_frame,
+    valid_id,
+    voice_speaking_topic,
+)
 
 POLICIES = ('model', 'rules')
 FROZEN_AFTER_S = 2.0  # an unchanged command this long while listening is reported
 BACKENDS = ('auto', 'onnxruntime', 'torch', 'tensorrt')
+SPEAKER_SOURCES = ('lhg', 'ros4hri')
 
 
 class ListenerNode(LifecycleNode):
@@ -50,6 +60,15 @@ class ListenerNode(LifecycleNode):
             'backend': declare(self, 'backend', 'auto', 'inference backend; auto = TensorRT '
                                'with a GPU, else ONNX Runtime, else PyTorch', choices=BACKENDS),
             'device': declare(self, 'device', 'cpu', "torch backend device: 'cpu' or 'cuda'"),
+            'speaker_source': declare(
+                self, 'speaker_source', 'lhg', "where the speaker comes from: 'lhg' "
+                "(speaker/head_pose and is_speaking, this package's nodes) or 'ros4hri' "
+                '(REP-155: /humans/faces/tracked, the face_<id> frame on /tf, '
+                '/humans/voices/<id>/is_speaking)', choices=SPEAKER_SOURCES),
+            'ros4hri.face_id': declare(self, 'ros4hri.face_id', '', 'REP-155 face to follow; '
+                                       'empty = the first tracked, kept while tracked'),
+            'ros4hri.voice_id': declare(self, 'ros4hri.voice_id', '', 'REP-155 voice whose '
+                                        'is_speaking to use; empty = the first tracked'),
             'onnxruntime.threads': declare(self, 'onnxruntime.threads', 0,
                                            'ONNX Runtime intra-op threads (0 = its default)',
                                            value_range=(0, 64)),
@@ -113,6 +132,7 @@ class ListenerNode(LifecycleNode):
         except ValueError as exc:
             raise StartupError(f'joint configuration: {exc}') from None
         self.joint_map = JointMap(joints)
+        self._hri_types = self._ros4hri_types() if self.p['speaker_source'] == 'ros4hri' else None
         self.policy = None
         self._loops, self._inputs = [], []
         self._outputs = {}
@@ -191,15 +211,14 @@ class ListenerNode(LifecycleNode):
             max_stamp_lead_s=p['max_stamp_lead_s']))
         self.control_dt = self.controller.control_dt
         self.malformed = 0
+        self.speaker_poses = self.speaking_messages = 0
         self._reported = {'nonfinite': 0, 'out_of_limits': 0}
         self._period_nonfinite = 0
         self._period_rejected = 0
         self._inputs = [
             self.create_subscription(Image, 'audio_features', self._on_audio, sensor_qos()),
-            self.create_subscription(PoseStamped, 'speaker/head_pose', self._on_speaker_pose,
-                                     sensor_qos()),
             self.create_subscription(Bool, 'listening', self._on_gate, 10),
-            self.create_subscription(Bool, 'is_speaking', self._on_speaking, 10),
+            *self._speaker_inputs(),
         ]
         self._loops = [self.create_timer(self.control_dt, self._on_control),
                        self.create_timer(1.0, self._publish_diagnostics)]
@@ -229,6 +248,7 @@ class ListenerNode(LifecycleNode):
             self.destroy_timer(timer)
         for subscription in self._inputs:
             self.destroy_subscription(subscription)
+        self._follow_voice(None)
         self._loops, self._inputs = [], []
 
     # -- inputs --------------------------------------------------------------------------
@@ -247,24 +267,86 @@ class ListenerNode(LifecycleNode):
                                          self._now()):
             self._warn_stamp('audio_features')
 
+    def _ros4hri_types(self):
+        for key in ('ros4hri.face_id', 'ros4hri.voice_id'):
+            if self.p[key] and not valid_id(self.p[key]):
+                raise StartupError(f"{key} '{self.p[key]}' is not a REP-155 id (letters, digits, "
+                                   'underscores)')
+        try:
+            from hri_msgs.msg import IdsList
+            from tf2_msgs.msg import TFMessage
+        except ImportError as exc:
+            raise StartupError(f'speaker_source ros4hri needs the hri_msgs and tf2_msgs '
+                               f'packages ({exc}): apt install ros-$ROS_DISTRO-hri-msgs '
+                               'ros-$ROS_DISTRO-tf2-msgs') from None
+        return IdsList, TFMessage
+
+    def _speaker_inputs(self) -> list:
+        """Subscriptions for the speaker's head pose and voice activity: this package's topics,
+        or REP-155's (the face's TF frame, the voice's is_speaking)."""
+        if self.p['speaker_source'] == 'lhg':
+            return [self.create_subscription(PoseStamped, 'speaker/head_pose',
+                                             self._on_speaker_pose, sensor_qos()),
+                    self.create_subscription(Bool, 'is_speaking', self._on_speaking, 10)]
+        IdsList, TFMessage = self._hri_types
+        self._face = Following(self.p['ros4hri.face_id'])
+        self._voice = Following(self.p['ros4hri.voice_id'])
+        inputs = [self.create_subscription(IdsList, FACES_TRACKED,
+                                           lambda m: self._face.update(list(m.ids)), 10),
+                  self.create_subscription(TFMessage, TF_TOPIC, self._on_tf, 100)]
+        if self.p['ros4hri.voice_id']:
+            self._follow_voice(self.p['ros4hri.voice_id'])
+        else:
+            inputs.append(self.create_subscription(IdsList, VOICES_TRACKED,
+                                                   self._on_voices_tracked, 10))
+        return inputs
+
+    def _on_tf(self, msg) -> None:
+        if self._face.current is None:
+            return
+        frame = face_frame(self._face.current)
+        for transform in msg.transforms:
+            if transform.child_frame_id == frame:
+                q, p = transform.transform.rotation, transform.transform.translation
+                self._add_speaker_pose([q.w, q.x, q.y, q.z, p.x, p.y, p.z],
+                                       transform.header.stamp, f'/tf {frame}')
+
+    def _on_voices_tracked(self, msg) -> None:
+        voice = self._voice.update(list(msg.ids))
+        if voice != getattr(self, '_voice_followed', None):
+            self._follow_voice(voice)
+
+    def _follow_voice(self, voice: str | None) -> None:
+        """Listen to this voice's is_speaking (None: to none)."""
+        if getattr(self, '_voice_subscription', None) is not None:
+            self.destroy_subscription(self._voice_subscription)
+        self._voice_followed, self._voice_subscription = voice, None
+        if voice:
+            self._voice_subscription = self.create_subscription(
+                Bool, voice_speaking_topic(voice), self._on_speaking, 10)
+
     def _on_speaker_pose(self, msg: PoseStamped) -> None:
         q, p = msg.pose.orientation, msg.pose.position
-        values = [q.w, q.x, q.y, q.z, p.x, p.y, p.z]
+        self._add_speaker_pose([q.w, q.x, q.y, q.z, p.x, p.y, p.z], msg.header.stamp,
+                               'speaker/head_pose')
+
+    def _add_speaker_pose(self, values: list, stamp, source: str) -> None:
+        """A head pose (w, x, y, z, position) in the camera's body frame, from ``source``."""
         if not np.all(np.isfinite(values)) or abs(np.linalg.norm(values[:4]) - 1.0) > 0.05:
             self.malformed += 1
             self.get_logger().warning('dropped a speaker pose with NaN or a non-unit '
                                       'quaternion', throttle_duration_sec=5.0)
             return
         before = self.controller.stamps.rejected
-        if not self.controller.add_speaker_pose(dof_from_camera_pose(values[:4], values[4:]),
-                                                seconds_from_stamp(msg.header.stamp),
-                                                self._now()):
-            if self.controller.stamps.rejected > before:
-                self._warn_stamp('speaker/head_pose')
-            else:
-                self.malformed += 1
-                self.get_logger().warning('dropped a speaker pose that is not a pose (a '
-                                          'position over 100 m)', throttle_duration_sec=5.0)
+        if self.controller.add_speaker_pose(dof_from_camera_pose(values[:4], values[4:]),
+                                            seconds_from_stamp(stamp), self._now()):
+            self.speaker_poses += 1
+        elif self.controller.stamps.rejected > before:
+            self._warn_stamp(source)
+        else:
+            self.malformed += 1
+            self.get_logger().warning('dropped a speaker pose that is not a pose (a position '
+                                      'over 100 m)', throttle_duration_sec=5.0)
 
     def _warn_stamp(self, topic: str) -> None:
         self.get_logger().warning(f'dropped a {topic} message: '
@@ -272,7 +354,16 @@ class ListenerNode(LifecycleNode):
                                   throttle_duration_sec=5.0)
 
     def _on_speaking(self, msg: Bool) -> None:
+        self.speaking_messages += 1
         self.controller.add_speaking(msg.data, self._now())
+
+    def _speaker_source_text(self) -> str:
+        if self.p['speaker_source'] == 'lhg':
+            return 'speaker/head_pose, is_speaking'
+        face = getattr(self, '_face', None)
+        voice = getattr(self, '_voice_followed', None)
+        return (f"ros4hri face {face.current if face and face.current else '(none tracked)'}, "
+                f"voice {voice or '(none tracked)'}")
 
     def _on_gate(self, msg: Bool) -> None:
         if self.controller.set_gate(msg.data):
@@ -371,7 +462,10 @@ class ListenerNode(LifecycleNode):
                   'malformed messages': self.malformed,
                   'dropped for their stamps': controller.stamps.rejected,
                   'frames skipped (catch-up)': c['skipped_frames'],
-                  'rejected targets': controller.limiter.rejected_targets}
+                  'rejected targets': controller.limiter.rejected_targets,
+                  'speaker source': self._speaker_source_text(),
+                  'speaker poses received': self.speaker_poses,
+                  'voice activity messages': self.speaking_messages}
         status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
         self._period_nonfinite = c['nonfinite']  # WARN/ERROR for this period only
         self._period_rejected = controller.stamps.rejected
