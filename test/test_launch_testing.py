@@ -55,11 +55,14 @@ def launch(env, *arguments, timeout=60):
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
+@pytest.mark.parametrize('launch_test', ['lhg_in_parent', 'robot_head_in_parent'])
 def test_included_from_a_parent_every_node_is_up_at_its_rate_in_its_namespace(
-        env, marker, speech, face_video):
+        env, marker, speech, face_video, launch_test):
+    """launch_testing files in test/launch/: lhg.launch.py (avatar without
+    robot_state_publisher) and robot_head.launch.py (commands to a ros2_control topic)."""
     result = subprocess.run(
         [str(BIN / 'launch_test'), str(Path(__file__).parent / 'launch' /
-                                       'lhg_in_parent.launch_test.py'),
+                                       f'{launch_test}.launch_test.py'),
          f'audio_file:={speech[0]}', f'video_file:={face_video[0]}', f'params_file:={marker}'],
         env=env, capture_output=True, text=True, timeout=300, check=False)
     output = result.stdout + result.stderr
