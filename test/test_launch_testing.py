@@ -62,7 +62,7 @@ def test_included_from_a_parent_every_node_is_up_at_its_rate_in_its_namespace(
     robot_state_publisher) and robot_head.launch.py (commands to a ros2_control topic)."""
     result = subprocess.run(
         [str(BIN / 'launch_test'), str(Path(__file__).parent / 'launch' /
-                                       f'{launch_test}.launch_test.py'),
+                                       f'{launch_test}.launch.py'),
          f'audio_file:={speech[0]}', f'video_file:={face_video[0]}', f'params_file:={marker}'],
         env=env, capture_output=True, text=True, timeout=300, check=False)
     output = result.stdout + result.stderr

@@ -236,3 +236,16 @@ def test_without_tensorrt_or_a_gpu_the_backend_fails_in_one_line_and_auto_picks_
     assert '\n' not in message and ('TensorRT' in message or 'CUDA' in message)
     assert 'onnxruntime' in message or 'libcudart' in message
     assert available_backend() == 'onnxruntime'
+
+
+def test_fp16_where_tensorrt_has_no_fp16_flag_is_one_clear_error():
+    from lhg_ros.backends.tensorrt_backend import fp16_flag
+
+    trt = fake_trt('10.3.0')
+    trt.BuilderFlag = SimpleNamespace(FP16='fp16-flag')
+    assert fp16_flag(trt, True) == 'fp16-flag' and fp16_flag(trt, False) is None
+    newer = fake_trt('11.1.0')
+    newer.BuilderFlag = SimpleNamespace()  # strongly typed: the flag is gone
+    assert fp16_flag(newer, False) is None
+    with pytest.raises(BackendError, match='set tensorrt.fp16 to false'):
+        fp16_flag(newer, True)

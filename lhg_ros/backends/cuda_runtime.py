@@ -24,12 +24,19 @@ DEVICE_PROP_BYTES = 4096  # more than sizeof(cudaDeviceProp) in any CUDA release
 
 
 def _candidates() -> list[str]:
+    import site
+    import sys
+
     found = ctypes.util.find_library('cudart')
     names = [found] if found else []
     names += LIBRARY_NAMES
-    for pattern in LIBRARY_GLOBS:
+    # pip's NVIDIA runtime wheel (nvidia-cuda-runtime-cu*), on machines with a driver only.
+    folders = [*site.getsitepackages(), *sys.path]
+    patterns = [*LIBRARY_GLOBS, *(f'{f}/nvidia/cuda_runtime/lib/libcudart.so*' for f in folders),
+                *(f'{f}/nvidia/cu*/lib/libcudart.so*' for f in folders)]
+    for pattern in patterns:
         names += sorted(glob.glob(pattern), reverse=True)
-    return names
+    return list(dict.fromkeys(names))
 
 
 class CudaRuntime:
@@ -74,7 +81,10 @@ class CudaRuntime:
         return count.value if status == 0 else 0
 
     def set_device(self, device: int) -> None:
-        count = self.device_count()
+        count = ctypes.c_int(0)
+        self.check(self._lib.cudaGetDeviceCount(ctypes.byref(count)),
+                   'cudaGetDeviceCount (is the NVIDIA driver new enough for this CUDA runtime?)')
+        count = count.value
         if device >= count:
             raise BackendError(f'CUDA device {device} asked for, but {count} visible '
                                '(check the driver and CUDA_VISIBLE_DEVICES)')

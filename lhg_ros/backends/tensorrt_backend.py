@@ -57,6 +57,18 @@ def network_flags(trt) -> int:
     return 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
 
 
+def fp16_flag(trt, fp16: bool):
+    """The builder flag for an fp16 engine (None for fp32). TensorRT deprecated it in 10.12 for
+    strongly typed networks and later releases drop it: there fp16 needs an fp16 ONNX model."""
+    if not fp16:
+        return None
+    flag = getattr(trt.BuilderFlag, 'FP16', None)
+    if flag is None:
+        raise BackendError(f'TensorRT {trt.__version__} has no fp16 builder flag (networks are '
+                           'strongly typed there): set tensorrt.fp16 to false')
+    return flag
+
+
 def default_cache_dir() -> Path:
     base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
     return Path(base) / 'lhg_ros' / 'engines'
@@ -220,6 +232,7 @@ class TensorRTBackend(Backend):
         from lhg_ros.backends.cuda_runtime import CudaRuntime, DeviceArray
 
         check_supported(trt)
+        fp16_flag(trt, fp16)  # before anything is loaded: fails early where fp16 cannot be built
         if workspace_mb < 16:
             raise BackendError(f'workspace_mb must be at least 16, got {workspace_mb}')
         self._trt, self._log = trt, log
@@ -267,13 +280,15 @@ class TensorRTBackend(Backend):
         builder = trt.Builder(self._logger)
         network = builder.create_network(network_flags(trt))
         parser = trt.OnnxParser(network, self._logger)
-        if not parser.parse(onnx_path.read_bytes()):
+        # From the file, so that weights stored beside a large model are found.
+        if not parser.parse_from_file(str(onnx_path)):
             errors = '; '.join(str(parser.get_error(i)) for i in range(parser.num_errors))
             raise BackendError(f'TensorRT cannot parse {onnx_path}: {errors}')
         config = builder.create_builder_config()
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mb << 20)
-        if fp16:
-            config.set_flag(trt.BuilderFlag.FP16)
+        flag = fp16_flag(trt, fp16)
+        if flag is not None:
+            config.set_flag(flag)
         with _BuildProgress(trt, config, self._log):
             serialized = builder.build_serialized_network(network, config)
         if serialized is None:

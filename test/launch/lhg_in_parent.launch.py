@@ -2,7 +2,7 @@
 bringup would: every node up, topics at their rates, the avatar without robot_state_publisher,
 and the namespace applied to lhg's nodes only, not to the parent's node started after it.
 
-    launch_test test/launch/lhg_in_parent.launch_test.py audio_file:=a.wav video_file:=v.mp4
+    launch_test test/launch/lhg_in_parent.launch.py audio_file:=a.wav video_file:=v.mp4
 """
 
 import time

@@ -2,7 +2,7 @@
 robot bringup would: the listener streams to the ros2_control controller's commands topic at
 the control rate, no avatar or RViz starts, and the namespace stays inside the include.
 
-    launch_test test/launch/robot_head_in_parent.launch_test.py audio_file:=a.wav \
+    launch_test test/launch/robot_head_in_parent.launch.py audio_file:=a.wav \
         video_file:=v.mp4 params_file:=p.yaml
 """
 
