@@ -106,11 +106,16 @@ def check_dds(timeout_s: float) -> Check:
 
 
 def check_launch() -> Check:
-    launch_ros, _ = _import('launch_ros')
-    if launch_ros is None:
-        return Check('ros2 launch', WARN, 'launch_ros not importable: launch files need a ROS 2 '
-                     'distribution', 'install ROS 2 (Humble, Jazzy or Kilted) to use launch/')
-    return Check('ros2 launch', OK, 'launch_ros importable')
+    # Found, not imported: launch_ros imports rclpy, and loading rcl in this process would end
+    # it on a bad RMW_IMPLEMENTATION (the rclpy check runs in a child for that reason).
+    missing = [m for m in ('launch', 'launch_ros') if importlib.util.find_spec(m) is None]
+    if missing:
+        return Check('ros2 launch', WARN, f"{', '.join(missing)} not installed: launch files "
+                     'need a ROS 2 distribution', 'install ROS 2 (Humble, Jazzy or Kilted) to '
+                     'use launch/')
+    cli = ('the ros2 CLI is there' if shutil.which('ros2') else
+           'no ros2 CLI (a ROS 2 distribution has it)')
+    return Check('ros2 launch', OK, f'launch and launch_ros installed; {cli}')
 
 
 def check_numpy() -> Check:
