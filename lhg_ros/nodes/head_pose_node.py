@@ -240,12 +240,12 @@ class HeadPoseNode(Node):
             return
         stamp = stamp_from_seconds(frame.capture_time)
         self._face_pub.publish(Bool(data=pose is not None))
-        if pose is not None:
-            message = self._pose_message(pose, stamp)
+        message = None if pose is None else self._pose_message(pose, stamp)
+        if message is not None:
             self._pose_pub.publish(message)
             self.poses_published += 1
         if self._hri is not None:
-            self._publish_ros4hri(message if pose is not None else None, stamp)
+            self._publish_ros4hri(message, stamp)
         if self._debug:
             self._debug_pub.publish(self._image_message(
                 draw_pose(frame.rgb, pose, rigid=self.tracker.solver.reference.rigid), stamp))
