@@ -130,9 +130,9 @@ def main(argv=None) -> int:
             continue
         versions = ', '.join(f'{p} {resolved[p][0]}' for p in shown if p in resolved)
         rows.append((name, target.note, 'ok', f'{len(resolved)} wheels; {versions}'))
-    width = [max(len(row[i]) for row in rows) for i in range(3)]
-    print(f"{'target':<{width[0]}}  {'platform':<{width[1]}}  {'':<{width[2]}}  result")
-    for row in rows:
+    header = ('target', 'platform', 'status', 'result')
+    width = [max(len(row[i]) for row in (header, *rows)) for i in range(3)]
+    for row in (header, *rows):
         print(f'{row[0]:<{width[0]}}  {row[1]:<{width[1]}}  {row[2]:<{width[2]}}  {row[3]}')
     names = ', '.join(str(f.relative_to(ROOT) if f.is_relative_to(ROOT) else f) for f in files)
     print(f'(requirements: {names}; binary wheels only)')

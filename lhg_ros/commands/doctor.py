@@ -129,7 +129,9 @@ def check_torch() -> Check:
     torch, error = _import('torch')
     if torch is None:
         return Check('torch', MISSING, f'{error} (only training and export need it)',
-                     'pip install -e .[train] (on Jetson: NVIDIA\'s JetPack torch)')
+                     'CPU wheel first: pip install torch==2.13.0 --index-url '
+                     'https://download.pytorch.org/whl/cpu, then pip install -e .[train] '
+                     '(on Jetson keep NVIDIA\'s JetPack torch)')
     cuda = (f'CUDA {torch.version.cuda} on {torch.cuda.get_device_name(0)}'
             if torch.cuda.is_available() else 'CPU only (no CUDA device)')
     return Check('torch', OK, f'{torch.__version__}, {cuda}')

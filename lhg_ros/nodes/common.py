@@ -161,6 +161,12 @@ def run(node_factory: Callable[[], Node], args: Sequence[str] | None = None) -> 
     except StartupError as exc:
         rclpy.logging.get_logger(name).fatal(str(exc))
         return 1
+    except RuntimeError:
+        # Ctrl-C shuts the context down from rclpy's signal handler; a timer callback that was
+        # already running then fails to publish on it (rclpy's RCLError, a RuntimeError). That
+        # is the shutdown, not an error; anything else while the context is up is re-raised.
+        if rclpy.ok():
+            raise
     finally:
         if node is not None:
             node.destroy_node()

@@ -258,8 +258,9 @@ class HeadPoseNode(Node):
             from tf2_msgs.msg import TFMessage
         except ImportError as exc:
             raise StartupError(f'ros4hri.publish needs the hri_msgs and tf2_msgs packages '
-                               f'({exc}): apt install ros-$ROS_DISTRO-hri-msgs '
-                               'ros-$ROS_DISTRO-tf2-msgs') from None
+                               f'({exc}): on a ROS 2 distribution apt '
+                               'install ros-$ROS_DISTRO-hri-msgs ros-$ROS_DISTRO-tf2-msgs '
+                               '(the pip route has no hri_msgs wheel)') from None
         self._face_ids = FaceIds()
         return {'types': (IdsList, TFMessage, TransformStamped),
                 'tracked': self.create_publisher(IdsList, FACES_TRACKED, 10),

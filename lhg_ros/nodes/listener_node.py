@@ -277,8 +277,9 @@ class ListenerNode(LifecycleNode):
             from tf2_msgs.msg import TFMessage
         except ImportError as exc:
             raise StartupError(f'speaker_source ros4hri needs the hri_msgs and tf2_msgs '
-                               f'packages ({exc}): apt install ros-$ROS_DISTRO-hri-msgs '
-                               'ros-$ROS_DISTRO-tf2-msgs') from None
+                               f'packages ({exc}): on a ROS 2 distribution apt '
+                               'install ros-$ROS_DISTRO-hri-msgs ros-$ROS_DISTRO-tf2-msgs '
+                               '(the pip route has no hri_msgs wheel)') from None
         return IdsList, TFMessage
 
     def _speaker_inputs(self) -> list:
