@@ -79,9 +79,35 @@ def export_step_onnx(checkpoint: str | Path, onnx_path: Path, digest: str) -> Pa
     model, _ = load_checkpoint(checkpoint)
     partial = onnx_path.with_suffix('.partial.onnx')
     export_onnx(model, partial)
-    exported = onnx.load(str(partial))
+    exported = store_exact_weights_as_fp16(onnx.load(str(partial)))
     entry = exported.metadata_props.add()
     entry.key, entry.value = WEIGHTS_DIGEST_KEY, digest
     onnx.save(exported, str(partial))
     partial.replace(onnx_path)
     return onnx_path
+
+
+def store_exact_weights_as_fp16(model, min_elements: int = 256):
+    """Store each float32 weight whose every value is exactly a float16 as float16, with a Cast
+    back to float32 in front of its users: the file halves (the shipped model's weights are
+    float16 already) and the numbers the graph computes with are bit for bit the same."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    casts = []
+    for initializer in model.graph.initializer:
+        if initializer.data_type != onnx.TensorProto.FLOAT:
+            continue
+        values = numpy_helper.to_array(initializer)
+        half = values.astype(np.float16)
+        if values.size < min_elements or not np.array_equal(half.astype(np.float32), values):
+            continue
+        name = initializer.name
+        initializer.CopyFrom(numpy_helper.from_array(half, f'{name}.fp16'))
+        casts.append(helper.make_node('Cast', [f'{name}.fp16'], [name], name=f'{name}.cast',
+                                      to=onnx.TensorProto.FLOAT))
+    nodes = [*casts, *model.graph.node]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return model
