@@ -14,11 +14,10 @@ from torch import nn
 
 from lhg_ros.backends.step_model import WEIGHTS_DIGEST_KEY
 from lhg_ros.model.checkpoint import load_checkpoint
-from lhg_ros.model.config import output_name
+from lhg_ros.model.config import MOTION_INPUTS, output_name
 from lhg_ros.model.network import ListenerModel
 
 OPSET = 17
-MOTION_INPUTS = ('audio', 'speaker', 'listener')
 
 
 class StepGraph(nn.Module):

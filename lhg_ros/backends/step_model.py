@@ -5,6 +5,7 @@ model comes with its ``.step.onnx``; only a missing or stale one needs torch to 
 """
 
 import hashlib
+import os
 from pathlib import Path
 
 from lhg_ros.backends.base import BackendError
@@ -69,13 +70,8 @@ def onnx_for_checkpoint(checkpoint: str | Path, force: bool = False) -> Path:
             f'{why}, and exporting it needs torch and onnx ({exc}); run `lhg-ros export '
             f'--checkpoint {weights}` where the training extra is installed (pip install '
             f'"lhg_ros[train]") and put the .step.onnx next to the checkpoint') from None
-    if not _writable(onnx_path.parent):
+    if not os.access(onnx_path.parent, os.W_OK):
         raise BackendError(f'{why}, and {onnx_path.parent} is not writable: export it with '
                            f'`lhg-ros export --checkpoint {weights}` into a writable copy')
     return export_step_onnx(checkpoint, onnx_path, digest)
 
-
-def _writable(folder: Path) -> bool:
-    import os
-
-    return os.access(folder, os.W_OK)

@@ -8,6 +8,8 @@ from lhg_ros.features.audio import FRAME_RATE as AUDIO_RATE
 from lhg_ros.features.pose_features import MOTION_DIM, MOTION_RATE, POSE_DIM
 
 LISTENER_INPUTS = ('motion', 'pose', 'none')
+# The step graph's inputs besides the state, in order.
+MOTION_INPUTS = ('audio', 'speaker', 'listener')
 
 
 def output_name(state_name: str) -> str:
