@@ -21,6 +21,7 @@ sample scale                samples in [-1, 1) are multiplied by 32768 first, as
 Column order: ``[log_power, mel_0 .. mel_25, d1 (27), d2 (27)]``.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,9 @@ STATIC_DIM = NUM_MEL_BINS + 1
 FEATURE_DIM = 3 * STATIC_DIM
 FRAME_RATE = SAMPLE_RATE / FRAME_SHIFT  # 100 Hz
 PCM16_SCALE = 32768.0
+_FLOAT32 = np.dtype(np.float32)
+_PCM16_SCALE_F32 = np.float32(PCM16_SCALE)  # (a float32 scalar multiplies faster)
+_POP_EVERY = 64  # frames kept in kaldi-native-fbank before they are released
 
 
 def fbank_options():
@@ -100,7 +104,8 @@ class Resampler:
         self.input_rate = int(input_rate)
         self.output_rate = int(output_rate)
         self._stream = None
-        if self.input_rate != self.output_rate:
+        self.identity = self.input_rate == self.output_rate
+        if not self.identity:
             import soxr
 
             self._stream = soxr.ResampleStream(self.input_rate, self.output_rate, 1,
@@ -112,7 +117,7 @@ class Resampler:
         return self._stream.resample_chunk(mono, last=last)
 
 
-@dataclass
+@dataclass(slots=True)
 class AudioFeatureChunk:
     """Feature rows produced by one call, with the 16 kHz samples they came from."""
 
@@ -135,7 +140,9 @@ class AudioFeatureStream:
         self._resampler = Resampler(input_rate)
         self._fbank = knf.OnlineFbank(fbank_options())
         self._dynamics = CausalDifferences(STATIC_DIM)
+        self._plain = self._resampler.identity and self.channels == 1  # no conversion
         self._next_frame = 0
+        self._popped = 0
         self.nonfinite_samples = 0
 
     @property
@@ -144,20 +151,31 @@ class AudioFeatureStream:
 
     def accept(self, samples: np.ndarray, last: bool = False) -> AudioFeatureChunk:
         """Add samples; return every frame that became complete. ``last`` flushes the resampler."""
-        mono, bad = to_mono_float(samples, self.channels)
-        self.nonfinite_samples += bad
-        mono16k = self._resampler(mono, last=last)
+        if (self._plain and type(samples) is np.ndarray and samples.dtype is _FLOAT32
+                and samples.ndim == 1 and math.isfinite(samples.dot(samples))):
+            mono16k = mono = samples  # the microphone/file fast path: nothing to convert
+        else:  # (a dot product overflows for huge finite samples; to_mono_float is exact)
+            mono, bad = to_mono_float(samples, self.channels)
+            self.nonfinite_samples += bad
+            mono16k = self._resampler(mono, last=last)
+        fbank = self._fbank
         if len(mono16k):
-            # A list converts to the binding's std::vector several times faster than an array.
-            self._fbank.accept_waveform(SAMPLE_RATE, (mono16k * PCM16_SCALE).tolist())
+            # The binding takes a sequence of floats: a memoryview of the scaled samples is
+            # its fastest form (an array is read element by element, a list costs a copy).
+            fbank.accept_waveform(SAMPLE_RATE, memoryview(mono16k * _PCM16_SCALE_F32))
         first = self._next_frame
-        ready = self._fbank.num_frames_ready
-        static = np.array([self._fbank.get_frame(i) for i in range(first, ready)],
-                          dtype=np.float32).reshape(-1, STATIC_DIM)
-        if ready > first:
-            self._fbank.pop(ready - first)  # keep memory bounded on endless streams
+        ready = fbank.num_frames_ready
+        if ready == first + 1:  # one 10 ms chunk, one frame: the fast path
+            frames = self._dynamics.update_row(fbank.get_frame(first)).reshape(1, FEATURE_DIM)
+        else:
+            frames = self._dynamics.update(np.array(
+                [fbank.get_frame(i) for i in range(first, ready)],
+                dtype=np.float32).reshape(-1, STATIC_DIM))
         self._next_frame = ready
-        return AudioFeatureChunk(self._dynamics.update(static), first, mono16k, len(mono))
+        if ready - self._popped >= _POP_EVERY:  # keep memory bounded on endless streams
+            fbank.pop(ready - self._popped)
+            self._popped = ready
+        return AudioFeatureChunk(frames, first, mono16k, len(mono))
 
 
 def compute_audio_features(samples: np.ndarray, sample_rate: int, channels: int = 1) -> np.ndarray:
