@@ -11,7 +11,7 @@ from lhg_ros.model.config import output_name
 class OnnxRuntimeBackend(Backend):
     name = 'onnxruntime'
 
-    def __init__(self, checkpoint, providers: list[str] | None = None, threads: int = 0,
+    def __init__(self, checkpoint, providers: list[str] | None = None, threads: int = 1,
                  force_export: bool = False):
         try:
             import onnxruntime as ort
@@ -29,8 +29,12 @@ class OnnxRuntimeBackend(Backend):
         self.onnx_path = onnx_for_checkpoint(checkpoint, force=force_export)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # One intra-op thread by default: the step model is small, extra threads buy nothing
+        # and spin-wait between steps, taking a core from FBank and the camera (measured in
+        # the README's Timing section). 0 = ONNX Runtime's default, one per core.
         if threads:
             options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(self.onnx_path), sess_options=options,
                                             providers=providers)
         # The state before the first step is all zeros (empty caches, zero LSTM states).
