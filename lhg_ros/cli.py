@@ -221,6 +221,22 @@ def _add_demo(subparsers) -> None:
     parser.set_defaults(run=_command('demo'))
 
 
+def _add_latency_report(subparsers) -> None:
+    parser = subparsers.add_parser(
+        'latency-report', help="the latency budget of a run, from the nodes' latency logs",
+        description='Read the CSV files that listener_node (and audio_features_node) write '
+                    'with their latency_log parameter set, and print each stage of the '
+                    "latency from the speaker's sound to the joint command: p50, p99, max.")
+    parser.add_argument('--listener', required=True, metavar='CSV',
+                        help="listener_node's latency_log")
+    parser.add_argument('--features', metavar='CSV', help="audio_features_node's latency_log "
+                        '(without it, capture -> received is one stage)')
+    parser.add_argument('--skip', type=float, default=2.0, metavar='SECONDS',
+                        help='leave out the first seconds of steps (start-up; default 2)')
+    parser.add_argument('--plot', metavar='PNG', help='write the distributions here')
+    parser.set_defaults(run=_command('latency_report'))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog='lhg-ros',
@@ -235,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(subparsers)
     _add_generate(subparsers)
     _add_demo(subparsers)
+    _add_latency_report(subparsers)
     return parser
 
 

@@ -70,8 +70,10 @@ def test_speech_file_to_joint_commands_end_to_end(talk, monitor, child_processes
     assert 35 < rate < 60, f'joint_states at {rate:.0f} Hz (control rate 50 Hz)'
     assert len(monitor['nods']) >= 2, 'the listener nods in the pauses'
     assert np.degrees(positions[:, 1].max()) > 4
+    # No camera here, so nothing waits: a step is commanded as soon as its audio is in (the
+    # budget is 20 ms of processing; 50 ms leaves room for a loaded CI machine).
     latency = np.median(monitor['latency'])
-    assert 0 < latency < 0.2, f'capture -> command latency {latency * 1000:.0f} ms'
+    assert 0 < latency < 0.05, f'capture -> command latency {latency * 1000:.0f} ms'
 
 
 def publish_speech_features(monitor, rows, seconds):

@@ -24,7 +24,7 @@ class AudioBlock:
     speaking: bool | None  # the VAD's decision after this block
 
 
-def audio_blocks(path, publish_period_s: float = 0.02, vad: bool = True) -> list[AudioBlock]:
+def audio_blocks(path, publish_period_s: float = 0.01, vad: bool = True) -> list[AudioBlock]:
     """What audio_features_node publishes for a file played in real time: its source and
     front-end, read every ``publish_period_s`` on a simulated clock starting at 0."""
     from lhg_ros.features.audio_frontend import SpeakerAudioFrontEnd
@@ -84,28 +84,42 @@ def replay(policy, joint_map, blocks: list[AudioBlock], pose_times=None, poses=N
     events.sort()
     if not blocks:
         raise ValueError('no audio to replay')
-    start = blocks[0].arrival
-    end = blocks[-1].stamp + len(blocks[-1].rows) / 100.0 + config.input_delay_s + settle_s
-    ticks = start + np.arange(int((end - start) * config.control_rate) + 1) / config.control_rate
+    dt = 1.0 / config.control_rate
+    end = (blocks[-1].stamp + len(blocks[-1].rows) / 100.0 + config.max_input_wait_s
+           + settle_s)
     times, positions, relative, nods = [], [], [], []
-    e = 0
-    for now in ticks:
-        while e < len(events) and events[e][0] <= now + 1e-9:
-            _, kind, i = events[e]
+
+    def command(now: float, since: float | None) -> None:
+        c = controller.tick(now, dt=since)
+        times.append(now)
+        positions.append(c.positions)
+        relative.append(c.relative)
+        if c.nod:
+            nods.append(now)
+
+    # As listener_node: every input may complete a step, whose first pose is commanded at
+    # once; the control period then restarts from that command.
+    next_tick, e = blocks[0].arrival, 0
+    while next_tick <= end + 1e-9 or e < len(events):
+        if e < len(events) and events[e][0] <= next_tick + 1e-9:
+            now, kind, i = events[e]
+            now = float(now)
+            e += 1
             if kind == 0:
                 block = blocks[i]
-                controller.add_audio(block.rows, block.stamp, float(now))
+                controller.add_audio(block.rows, block.stamp, now)
                 if block.speaking is not None:
-                    controller.add_speaking(block.speaking, float(now))
+                    controller.add_speaking(block.speaking, now)
             else:
-                controller.add_speaker_pose(poses[i], float(pose_times[i]), float(now))
-            e += 1
-        command = controller.tick(float(now))
-        times.append(now)
-        positions.append(command.positions)
-        relative.append(command.relative)
-        if command.nod:
-            nods.append(now)
+                controller.add_speaker_pose(poses[i], float(pose_times[i]), now)
+            if controller.generate(now) and times:
+                command(now, now - times[-1])
+                next_tick = now + dt
+            continue
+        if next_tick > end + 1e-9:
+            break
+        command(next_tick, None)
+        next_tick += dt
     return ReplayResult(np.array(times), np.array(positions), np.array(relative),
                         np.array(nods), config.control_rate, controller.rate,
                         dict(controller.counters))

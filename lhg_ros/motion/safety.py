@@ -35,26 +35,30 @@ class MotionLimiter:
         self._target = self.position.copy()
         self.rejected_targets = 0
 
-    def _braking_speed(self, distance: np.ndarray) -> np.ndarray:
+    def _braking_speed(self, distance: np.ndarray, dt: float) -> np.ndarray:
         """Fastest speed from which the joint still stops within ``distance`` (>= 0), with the
         discrete step included: v dt + v^2 / (2 a) <= distance."""
-        a, dt = self.max_acceleration, self.dt
+        a = self.max_acceleration
         return a * (-dt + np.sqrt(dt * dt + 2.0 * np.maximum(distance, 0.0) / a))
 
-    def update(self, target, omega: float | None = None) -> np.ndarray:
-        """One period toward ``target``; non-finite entries keep the previous target."""
+    def update(self, target, omega: float | None = None, dt: float | None = None) -> np.ndarray:
+        """One period toward ``target``; non-finite entries keep the previous target. ``dt``:
+        the real time since the last command when it is not the nominal period (a command sent
+        early), at most 4 periods; the limits then hold over that time."""
         target = np.asarray(target, dtype=float)
         finite = np.isfinite(target)
         if not finite.all():
             self.rejected_targets += 1
         self._target = np.clip(np.where(finite, target, self._target), self.lower, self.upper)
         w = self.omega if omega is None else omega
-        a_max, dt = self.max_acceleration, self.dt
+        a_max = self.max_acceleration
+        dt = self.dt if dt is None else min(max(float(dt), 0.0), 4.0 * self.dt)
         wanted = w * w * (self._target - self.position) - 2.0 * w * self.velocity
         velocity = self.velocity + np.clip(wanted, -a_max, a_max) * dt
-        limit_up = np.minimum(self.max_velocity, self._braking_speed(self.upper - self.position))
+        limit_up = np.minimum(self.max_velocity,
+                              self._braking_speed(self.upper - self.position, dt))
         limit_down = np.minimum(self.max_velocity,
-                                self._braking_speed(self.position - self.lower))
+                                self._braking_speed(self.position - self.lower, dt))
         # Stay within what the acceleration limit can reach from the current velocity.
         low = np.maximum(-limit_down, self.velocity - a_max * dt)
         high = np.minimum(limit_up, self.velocity + a_max * dt)

@@ -98,9 +98,21 @@ class AudioFeaturesNode(Node):
                          choices=SOURCES)
         self.frame_id = declare(self, 'frame_id', 'speaker_microphone',
                                 'header.frame_id of the published features')
-        period = declare(self, 'publish_period_s', 0.02,
-                         'how often available features are published (s)',
+        period = declare(self, 'publish_period_s', 0.01,
+                         'how often available features are published (s); features wait '
+                         'up to this long after their 10 ms of audio is in',
                          value_range=(0.005, 0.5))
+        self._latency_log = None
+        log_path = declare(self, 'latency_log', '', 'CSV file to write each published '
+                           "message's stamp and publish time to (lhg-ros latency-report); "
+                           'empty = off')
+        if log_path:
+            from lhg_ros.evaluation.latency import FeaturesLatencyLog
+
+            try:
+                self._latency_log = FeaturesLatencyLog(log_path)
+            except OSError as exc:
+                raise StartupError(f'cannot write latency_log: {exc}') from None
         self.exit_at_end = declare(self, 'file.exit_at_end', False,
                                    'shut the node down when a non-looping file has been read')
         self._source_kind = source
@@ -214,6 +226,8 @@ class AudioFeaturesNode(Node):
         if len(block.frames):
             self._features_pub.publish(image_from_rows(block.frames, block.stamp, self.frame_id))
             self.frames_published += len(block.frames)
+            if self._latency_log is not None:
+                self._latency_log.write(block.stamp, len(block.frames), self._now())
             if self._spectrogram is not None:
                 self._spectrogram.push(block.frames[:, :STATIC_DIM])
                 self._spectrogram_pub.publish(
@@ -224,6 +238,8 @@ class AudioFeaturesNode(Node):
     def destroy_node(self) -> None:
         if getattr(self, 'source', None) is not None:  # (start-up may have failed before)
             self.source.close()
+        if getattr(self, '_latency_log', None) is not None:
+            self._latency_log.close()
         super().destroy_node()
 
 

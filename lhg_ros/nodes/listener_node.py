@@ -69,9 +69,10 @@ class ListenerNode(LifecycleNode):
                                        'empty = the first tracked, kept while tracked'),
             'ros4hri.voice_id': declare(self, 'ros4hri.voice_id', '', 'REP-155 voice whose '
                                         'is_speaking to use; empty = the first tracked'),
-            'onnxruntime.threads': declare(self, 'onnxruntime.threads', 0,
-                                           'ONNX Runtime intra-op threads (0 = its default)',
-                                           value_range=(0, 64)),
+            'onnxruntime.threads': declare(
+                self, 'onnxruntime.threads', 1, 'ONNX Runtime intra-op threads; 1 leaves the '
+                'other cores to FBank and the camera (more spin-wait and cost CPU for no gain '
+                'on small models); 0 = one per core', value_range=(0, 64)),
             'tensorrt.fp16': declare(self, 'tensorrt.fp16', True,
                                      'build the TensorRT engine in fp16 (false: fp32)'),
             'tensorrt.workspace_mb': declare(self, 'tensorrt.workspace_mb', 1024,
@@ -84,9 +85,14 @@ class ListenerNode(LifecycleNode):
                                        value_range=(0, 16)),
             'control_rate': declare(self, 'control_rate', 50.0, 'joint command rate (Hz)',
                                     value_range=(5.0, 500.0)),
-            'input_delay_s': declare(self, 'input_delay_s', 0.06,
-                                     'how long to wait for inputs of a frame before using it',
-                                     value_range=(0.0, 0.5)),
+            'max_input_wait_s': declare(
+                self, 'max_input_wait_s', 0.06, 'the most a motion frame waits for a late '
+                'speaker pose (only while a camera delivers, only as long as its stream is '
+                'measured late) or voice-activity decision; audio never waits',
+                value_range=(0.0, 0.5)),
+            'latency_log': declare(self, 'latency_log', '', 'CSV file to write every step\'s '
+                                   'stage times to (lhg-ros latency-report reads it); empty '
+                                   '= off'),
             'warmup_s': declare(self, 'warmup_s', 1.0,
                                 'seconds the policy listens before moving (paper: 1 s)',
                                 value_range=(0.0, 5.0)),
@@ -204,7 +210,7 @@ class ListenerNode(LifecycleNode):
                 return TransitionCallbackReturn.FAILURE
         p = self.p
         self.controller = ListenerController(self.policy, self.joint_map, ControllerConfig(
-            control_rate=p['control_rate'], input_delay_s=p['input_delay_s'],
+            control_rate=p['control_rate'], max_input_wait_s=p['max_input_wait_s'],
             warmup_s=p['warmup_s'], watchdog_timeout_s=p['watchdog_timeout_s'],
             neutral_return_s=p['neutral_return_s'], smoothing_hz=p['smoothing_hz'],
             speaker_hold_s=p['speaker_hold_s'], max_stamp_age_s=p['max_stamp_age_s'],
@@ -220,8 +226,18 @@ class ListenerNode(LifecycleNode):
             self.create_subscription(Bool, 'listening', self._on_gate, 10),
             *self._speaker_inputs(),
         ]
-        self._loops = [self.create_timer(self.control_dt, self._on_control),
-                       self.create_timer(1.0, self._publish_diagnostics)]
+        self._control_timer = self.create_timer(self.control_dt, self._on_control)
+        self._loops = [self._control_timer, self.create_timer(1.0, self._publish_diagnostics)]
+        self._last_command = None
+        self._latency_log = None
+        if p['latency_log']:
+            from lhg_ros.evaluation.latency import ListenerLatencyLog
+
+            try:
+                self._latency_log = ListenerLatencyLog(p['latency_log'])
+            except OSError as exc:
+                self.get_logger().error(f'cannot write latency_log: {exc}')
+                return TransitionCallbackReturn.FAILURE
         self.get_logger().info('active: listening')
         return super().on_activate(state)
 
@@ -244,6 +260,9 @@ class ListenerNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _stop(self) -> None:
+        if getattr(self, '_latency_log', None) is not None:
+            self._latency_log.close()
+            self._latency_log = None
         for timer in self._loops:
             self.destroy_timer(timer)
         for subscription in self._inputs:
@@ -263,9 +282,11 @@ class ListenerNode(LifecycleNode):
             self.get_logger().warning(f'dropped an audio_features message: {exc}',
                                       throttle_duration_sec=5.0)
             return
-        if not self.controller.add_audio(rows, seconds_from_stamp(msg.header.stamp),
-                                         self._now()):
+        now = self._now()
+        if not self.controller.add_audio(rows, seconds_from_stamp(msg.header.stamp), now):
             self._warn_stamp('audio_features')
+            return
+        self._react(now)
 
     def _ros4hri_types(self):
         for key in ('ros4hri.face_id', 'ros4hri.voice_id'):
@@ -339,9 +360,11 @@ class ListenerNode(LifecycleNode):
                                       'quaternion', throttle_duration_sec=5.0)
             return
         before = self.controller.stamps.rejected
+        now = self._now()
         if self.controller.add_speaker_pose(dof_from_camera_pose(values[:4], values[4:]),
-                                            seconds_from_stamp(stamp), self._now()):
+                                            seconds_from_stamp(stamp), now):
             self.speaker_poses += 1
+            self._react(now)
         elif self.controller.stamps.rejected > before:
             self._warn_stamp(source)
         else:
@@ -356,7 +379,9 @@ class ListenerNode(LifecycleNode):
 
     def _on_speaking(self, msg: Bool) -> None:
         self.speaking_messages += 1
-        self.controller.add_speaking(msg.data, self._now())
+        now = self._now()
+        self.controller.add_speaking(msg.data, now)
+        self._react(now)
 
     def _speaker_source_text(self) -> str:
         if self.p['speaker_source'] == 'lhg':
@@ -372,13 +397,26 @@ class ListenerNode(LifecycleNode):
                                    throttle_duration_sec=2.0)  # a toggling gate cannot flood
 
     # -- control -------------------------------------------------------------------------
+    def _react(self, now: float) -> None:
+        """An input arrived: when it completed a step, command its first pose now rather
+        than at the next tick, and restart the control period from this command."""
+        if self.controller.generate(now):
+            since = None if self._last_command is None else now - self._last_command
+            self._command(now, since)
+            self._control_timer.reset()
+
     def _on_control(self) -> None:
-        now = self._now()
-        command = self.controller.tick(now)
+        self._command(self._now(), None)
+
+    def _command(self, now: float, since: float | None) -> None:
+        command = self.controller.tick(now, dt=since)
+        self._last_command = now
         self._report_predictions()
+        self._publish(command, now)
         if command.latency_s is not None:
             self._outputs['latency'].publish(Float64(data=command.latency_s))
-        self._publish(command, now)
+        if command.step is not None and self._latency_log is not None:
+            self._latency_log.write(command.step, self._now())
 
     def _report_predictions(self) -> None:
         """Warn (throttled) about predictions that were not finite or left the limits."""
@@ -473,6 +511,8 @@ class ListenerNode(LifecycleNode):
         array = DiagnosticArray(status=[status])
         array.header.stamp = stamp_from_seconds(now)
         self._outputs['diagnostics'].publish(array)
+        if self._latency_log is not None:
+            self._latency_log.flush()
 
 
 def main(args=None) -> int:

@@ -1,0 +1,153 @@
+"""The latency budget, from the speaker's sound to the robot's joint command, stage by stage.
+
+``audio_features_node`` and ``listener_node`` write one CSV row per published features message
+and per model step when their ``latency_log`` parameter names a file; :func:`stage_times`
+joins the two on the message stamp and splits each step's latency into stages that add up to
+the total (node-clock seconds, so both nodes must share a clock: one machine, or PTP/chrony):
+
+=================================  ==========================================================
+audio -> features published        newest sample the step used captured -> its features
+                                   message published (the 25 ms window is over at capture
+                                   end; this is the wait for the publish timer and FBank)
+features -> received               DDS, from one process to the other
+alignment wait                     message received -> frame cut (waiting for a late speaker
+                                   pose or voice-activity decision; 0 without them)
+model step                         the policy's step
+safety + publish                   limits, smoothing, and publishing the joint command
+total                              newest sample captured -> joint command published
+=================================  ==========================================================
+
+Without the features log, the first two stages are reported as one (capture -> received).
+"""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+FEATURE_COLUMNS = ['stamp_s', 'rows', 'published_s']
+LISTENER_COLUMNS = ['audio_stamp_s', 'capture_end_s', 'received_s', 'cut_s', 'step_s',
+                    'published_s', 'waited_for']
+STAGES = ['audio -> features published', 'features -> received', 'alignment wait',
+          'model step', 'safety + publish', 'total']
+MATCH_S = 1e-3  # a listener row belongs to the features message stamped within this
+
+
+class _CsvLog:
+    columns: list[str] = []
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = self.path.open('w', newline='')
+        self._writer = csv.writer(self._file)
+        self._writer.writerow(self.columns)
+        self._rows = 0
+
+    def _row(self, values: list) -> None:
+        self._writer.writerow(values)
+        self._rows += 1
+        if self._rows % 100 == 0:  # readable while the node runs, without a flush per row
+            self._file.flush()
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class FeaturesLatencyLog(_CsvLog):
+    """What audio_features_node published when."""
+
+    columns = FEATURE_COLUMNS
+
+    def write(self, stamp: float, rows: int, published: float) -> None:
+        self._row([f'{stamp:.6f}', rows, f'{published:.6f}'])
+
+
+class ListenerLatencyLog(_CsvLog):
+    """Each step's stage times (a :class:`lhg_ros.motion.controller.StepTiming`) and when its
+    first joint command was published."""
+
+    columns = LISTENER_COLUMNS
+
+    def write(self, step, published: float) -> None:
+        self._row([f'{step.audio_stamp:.6f}', f'{step.capture_end:.6f}',
+                               f'{step.received:.6f}', f'{step.cut:.6f}',
+                               f'{step.step_s:.6f}', f'{published:.6f}', step.waited_for])
+
+
+def _read(path, columns: list[str]) -> dict[str, np.ndarray]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f'no latency log at {path}')
+    with path.open(newline='') as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header != columns:
+            raise ValueError(f'{path} is not a latency log (expected the columns '
+                             f"{','.join(columns)})")
+        rows = [r for r in reader if len(r) == len(columns)]
+    table = {name: [r[i] for r in rows] for i, name in enumerate(columns)}
+    return {k: (np.array(v) if k == 'waited_for' else np.array(v, dtype=np.float64))
+            for k, v in table.items()}
+
+
+def stage_times(listener_csv, features_csv=None, skip_s: float = 0.0) -> dict[str, np.ndarray]:
+    """Per step, seconds spent in each of :data:`STAGES` (the first two merged into
+    'capture -> received' without ``features_csv``); steps of the first ``skip_s`` are left
+    out (start-up)."""
+    steps = _read(listener_csv, LISTENER_COLUMNS)
+    if len(steps['cut_s']) and skip_s > 0:
+        keep = steps['cut_s'] >= steps['cut_s'][0] + skip_s
+        steps = {k: v[keep] for k, v in steps.items()}
+    received, cut, step = steps['received_s'], steps['cut_s'], steps['step_s']
+    out = {}
+    if features_csv is not None:
+        features = _read(features_csv, FEATURE_COLUMNS)
+        order = np.argsort(features['stamp_s'])
+        stamps, published = features['stamp_s'][order], features['published_s'][order]
+        if not len(stamps):
+            raise ValueError(f'{features_csv} has no rows')
+        i = np.clip(np.searchsorted(stamps, steps['audio_stamp_s']), 1, len(stamps) - 1)
+        i -= np.abs(stamps[i - 1] - steps['audio_stamp_s']) < np.abs(stamps[i]
+                                                                      - steps['audio_stamp_s'])
+        matched = np.abs(stamps[i] - steps['audio_stamp_s']) <= MATCH_S
+        sent = np.where(matched, published[i], np.nan)
+        out[STAGES[0]] = sent - steps['capture_end_s']
+        out[STAGES[1]] = received - sent
+    else:
+        out['capture -> received'] = received - steps['capture_end_s']
+    out[STAGES[2]] = cut - received
+    out[STAGES[3]] = step
+    out[STAGES[4]] = steps['published_s'] - (cut + step)
+    out[STAGES[5]] = steps['published_s'] - steps['capture_end_s']
+    out['waited_for'] = steps['waited_for']
+    return out
+
+
+def stage_rows(stages: dict[str, np.ndarray]) -> list[list[str]]:
+    """Rows of [stage, p50 ms, p99 ms, max ms] for :func:`lhg_ros.console.format_table`."""
+    rows = []
+    for name, values in stages.items():
+        if name == 'waited_for':
+            continue
+        ms = 1000.0 * values[np.isfinite(values)]
+        if not len(ms):
+            rows.append([name, 'n/a', 'n/a', 'n/a'])
+            continue
+        p50, p99 = np.percentile(ms, [50, 99])
+        rows.append([name, f'{p50:.1f}', f'{p99:.1f}', f'{ms.max():.1f}'])
+    return rows
+
+
+STAGE_HEADERS = ['stage', 'p50 ms', 'p99 ms', 'max ms']
+
+
+def waited_summary(stages: dict[str, np.ndarray]) -> str:
+    """How many steps waited for what, in words."""
+    waited = stages['waited_for']
+    counts = {k: int((waited == k).sum()) for k in ('pose', 'vad')}
+    return (f'{len(waited)} steps; the cut waited for a speaker pose in {counts["pose"]}, '
+            f'for a voice-activity decision in {counts["vad"]}')
