@@ -26,7 +26,7 @@ from visualization_msgs.msg import MarkerArray
 
 NAMESPACE = 'lhg_test'
 # topic -> (type, expected messages per second)
-RATES = {f'/{NAMESPACE}/audio_features': (Image, 50.0),
+RATES = {f'/{NAMESPACE}/audio_features': (Image, 100.0),  # publish_period_s = 10 ms
          f'/{NAMESPACE}/speaker/head_pose': (PoseStamped, 25.0),
          f'/{NAMESPACE}/joint_states': (JointState, 50.0),
          f'/{NAMESPACE}/avatar': (MarkerArray, 50.0)}
