@@ -6,6 +6,7 @@ import sys
 
 from lhg_ros import __version__
 from lhg_ros.features.face_mesh import FACE_SELECTIONS
+from lhg_ros.model.config import PRESETS
 
 
 def _command(module: str, function: str = 'main'):
@@ -120,18 +121,22 @@ def _add_data_tools(subparsers) -> None:
     parser.add_argument('--seed', type=int, default=0)
     parser.set_defaults(run=_command('data_tools', 'corpus_main'))
 
-    for name, help_text in (('train', 'train the listener model (the paper\'s recipe)'),
+    for name, help_text in (('train', 'train the listener model (the shipped model\'s recipe)'),
                             ('finetune', 'fine-tune a pre-trained model to one listener')):
         parser = subparsers.add_parser(
             name, help=help_text,
-            description=f'{help_text[0].upper()}{help_text[1:]}: AdamW lr 5e-6, weight decay '
-                        '1e-2, cosine annealing, Huber loss, batch 32, 100 epochs, 1 s warm-up'
-                        ' without loss, 3-frame targets, teacher forcing; every value can be '
-                        'overridden by --config (YAML/JSON) and the options below.')
+            description=f'{help_text[0].upper()}{help_text[1:]}: preset compact (a mixture of '
+                        '8 over the next 3 frames, its own motion fed back), AdamW lr 1e-3, '
+                        'weight decay 1e-2, cosine annealing, negative log-likelihood, batch '
+                        '16, 10 epochs, 1 s warm-up without loss, scheduled sampling of its own '
+                        'samples on up to half of the steps; every value can be overridden by '
+                        '--config (YAML/JSON, lhg_ros/models/starter/train.yaml is the recipe '
+                        'written out) and the options below.')
         parser.add_argument('--data', required=True, help='dataset manifest')
         parser.add_argument('--out', required=True, help='folder for checkpoints and logs')
         parser.add_argument('--config', help='training config file (YAML or JSON)')
-        parser.add_argument('--preset', help='model preset (default small)')
+        parser.add_argument('--preset', choices=sorted(PRESETS),
+                            help='model preset (default compact, the shipped model)')
         parser.add_argument('--epochs', type=int)
         parser.add_argument('--batch-size', type=int)
         parser.add_argument('--lr', type=float, help='learning rate')
@@ -153,10 +158,12 @@ def _add_eval(subparsers) -> None:
                     'output, through the listener runtime the node uses) over the held-out '
                     'sessions, whole, after a 1 s warm-up with the real listener; score them '
                     'with a still head, the mean pose and a head that copies the speaker '
-                    'against the real listener: pose L1, speed, FD, diversity, rPCC, nod F1 '
-                    '(pooled), nods per minute, nods after a pause, raw predictions within the '
-                    'joint limits, non-finite steps, drift, and the speaker-listener '
-                    'cross-correlation (JSON, Markdown, PNG).')
+                    'against the real listener: how much each moves (RMS per axis about a 2 s '
+                    'running median), nods per minute and their median size (one nod '
+                    'detector), Fréchet distance of the motion features, nod F1 (pooled) '
+                    'beside a random-timing baseline, pose L1, speed, diversity, rPCC, nods '
+                    'after a pause, raw predictions within the joint limits, non-finite steps, '
+                    'drift, and the speaker-listener cross-correlation (JSON, Markdown, PNG).')
     parser.add_argument('--data', required=True, help='dataset manifest (with held_out)')
     parser.add_argument('--checkpoint',
                         help="the model to score; 'starter' for the shipped model (omit: rules "
@@ -165,11 +172,22 @@ def _add_eval(subparsers) -> None:
                         choices=['auto', 'onnxruntime', 'torch', 'tensorrt'])
     parser.add_argument('--tolerance', type=float, default=0.2,
                         help='nod timing tolerance in seconds (default 0.2)')
+    _add_sampling(parser)
     parser.add_argument('--teacher-forced', action='store_true',
                         help="also report the model's teacher-forced error (the real "
                              "listener's past as input), labelled as such")
     parser.add_argument('--out', default='out/eval', help='folder for the report')
     parser.set_defaults(run=_command('data_tools', 'eval_main'))
+
+
+def _add_sampling(parser) -> None:
+    """The model's sampling options, as listener_node's parameters of the same names."""
+    parser.add_argument('--expressiveness', type=float, default=1.0, metavar='T',
+                        help='how freely the model samples its motion: 0 = the most likely '
+                             'motion, 1 = as learned (default), up to 2 = livelier')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the sampling: the same seed, input and model give the '
+                             'same motion (default 0; -1 = a new one each run)')
 
 
 def _add_generate(subparsers) -> None:
@@ -187,12 +205,15 @@ def _add_generate(subparsers) -> None:
     parser.add_argument('--checkpoint', help='a model checkpoint (default: the shipped model)')
     parser.add_argument('--backend', default='auto',
                         choices=['auto', 'onnxruntime', 'torch', 'tensorrt'])
+    _add_sampling(parser)
     parser.add_argument('--face-selection', default='continuity', choices=FACE_SELECTIONS,
                         help='which face is the speaker (default: stay with the same person)')
     parser.add_argument('--rate', type=float, default=50.0,
                         help="joint command rate in Hz, as listener_node's control_rate")
     parser.add_argument('--fps', type=float, default=25.0, help='frame rate of the MP4')
     parser.add_argument('--out', default='out/generate', help='output folder')
+    parser.add_argument('--no-compare', action='store_true',
+                        help='run no rule policy beside the model (in the table, PNG and MP4)')
     parser.add_argument('--no-video', action='store_true', help='skip the MP4')
     parser.set_defaults(run=_command('generate'))
 
@@ -211,6 +232,7 @@ def _add_demo(subparsers) -> None:
                         'shipped model)')
     parser.add_argument('--backend', default='auto',
                         choices=['auto', 'onnxruntime', 'torch', 'tensorrt'])
+    _add_sampling(parser)
     parser.add_argument('--audio', help='your speech recording (WAV, FLAC, OGG) instead of '
                                         'the generated speech')
     parser.add_argument('--video', help='your speaker video (any frame rate) instead of the '

@@ -214,3 +214,10 @@ def test_a_missing_checkpoint_fails_at_start_up_and_says_so(child_processes, tmp
     assert proc.wait(timeout=60) == 1
     output = proc.stdout.read()
     assert 'absent.safetensors is missing' in output, output
+
+
+def test_an_expressiveness_out_of_range_fails_at_start_up_and_names_it(child_processes):
+    proc = start(child_processes, 'listener_node', expressiveness=5.0)
+    assert proc.wait(timeout=60) == 1
+    output = proc.stdout.read()
+    assert "parameter 'expressiveness'" in output, output

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from lhg_ros.model import mixture
 from lhg_ros.model.checkpoint import (
     CheckpointError,
     checkpoint_paths,
@@ -80,12 +81,18 @@ def test_audio_within_a_motion_frame_is_visible_to_it_but_not_before():
     assert not torch.allclose(after[:, 5], before[:, 5])
 
 
-def test_streaming_steps_equal_the_whole_sequence():
-    model = random_model()
+MIXTURE = ModelConfig(**{**SMALL_WINDOWS.to_dict(), 'mixtures': 4, 'relative_to_rest': True})
+
+
+@pytest.mark.parametrize('config', [SMALL_WINDOWS, MIXTURE], ids=['poses', 'mixture'])
+def test_streaming_steps_equal_the_whole_sequence(config):
+    model = random_model(config)
     frames = 36  # 1.44 s: past both attention windows
     audio, speaker, listener = inputs(frames)
     with torch.no_grad():
         whole = model(audio, speaker, listener)
+        if config.mixtures:
+            whole = mixture.flat(*whole)
         state = model.initial_state(2)
         steps = []
         for k in range(frames // 3):
@@ -93,6 +100,50 @@ def test_streaming_steps_equal_the_whole_sequence():
                                       listener[:, 3 * k:3 * k + 3], state)
             steps.append(poses)
     torch.testing.assert_close(torch.stack(steps, 1), whole[:, 2::3], rtol=0, atol=1e-4)
+
+
+def test_a_mixture_step_continues_from_the_listeners_own_pose():
+    """The means start from the pose the model is fed (leaking toward rest), so what it was
+    fed changes what it predicts: the model is autoregressive."""
+    model = random_model(MIXTURE)
+    audio, speaker, listener = inputs(3, batch=1)
+    moved = listener.clone()
+    moved[..., 0] += 0.2  # the head 11 deg further down
+    with torch.no_grad():
+        a, _ = model.step(audio, speaker, listener, model.initial_state(1))
+        b, _ = model.step(audio, speaker, moved, model.initial_state(1))
+    _, means_a, _ = mixture.split(a[0].numpy(), 3, 6)
+    _, means_b, _ = mixture.split(b[0].numpy(), 3, 6)
+    shift = (means_b - means_a)[..., 0]
+    assert np.all(shift > 0.05) and np.all(shift <= 0.2 + 1e-6)
+
+
+def test_sampling_follows_the_weights_and_the_seed_and_zero_is_the_most_likely():
+    k, f, p = 3, 3, 6
+    means = np.stack([np.full((f, p), v) for v in (-1.0, 0.0, 1.0)])
+    prediction = np.concatenate([np.log([[0.2], [0.5], [0.3]]), means.reshape(k, -1),
+                                 np.full((k, f * p), 0.01)], axis=1)
+    rng = np.random.default_rng(0)
+    draws = np.array([mixture.sample(prediction, f, p, 1.0, rng)[0, 0] for _ in range(3000)])
+    shares = [np.mean(np.abs(draws - v) < 0.1) for v in (-1.0, 0.0, 1.0)]
+    np.testing.assert_allclose(shares, [0.2, 0.5, 0.3], atol=0.04)
+    one = mixture.sample(prediction, f, p, 1.0, np.random.default_rng(5))
+    np.testing.assert_array_equal(one, mixture.sample(prediction, f, p, 1.0,
+                                                      np.random.default_rng(5)))
+    assert np.allclose(one, one[0]), 'one draw serves the whole step'
+    np.testing.assert_array_equal(mixture.sample(prediction, f, p, 0.0, rng), means[1])
+    cooler = [mixture.sample(prediction, f, p, 0.3, rng)[0, 0] for _ in range(500)]
+    assert np.mean(np.abs(np.array(cooler)) < 0.1) > 0.8, 'a low temperature favours the mode'
+
+
+def test_the_negative_log_likelihood_is_the_gaussian_one():
+    means = torch.zeros(1, 1, 1, 3, 6)
+    spreads = torch.full((1, 1, 1, 3, 6), 0.5)
+    targets = torch.full((1, 1, 3, 6), 0.25)
+    mask = torch.tensor([[[True, True, False]]])
+    nll = mixture.negative_log_likelihood(torch.zeros(1, 1, 1), means, spreads, targets, mask)
+    per_value = 0.5 * (0.25 / 0.5) ** 2 + np.log(0.5)  # up to the constant log(2 pi) / 2
+    assert float(nll) == pytest.approx(12 * per_value, rel=1e-5)
 
 
 def test_step_cost_does_not_grow_with_the_conversation():

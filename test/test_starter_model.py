@@ -16,7 +16,7 @@ STARTER = starter_checkpoint()
 
 @pytest.fixture(scope='module')
 def policy():
-    return ModelPolicy(load_backend('onnxruntime', STARTER))
+    return ModelPolicy(load_backend('onnxruntime', STARTER), seed=0)
 
 
 def test_the_starter_model_is_small_and_comes_with_its_card_and_recipe():
@@ -47,6 +47,32 @@ def test_the_model_sees_the_voice_activity_decision(policy):
     assert policy.speaker_neutral.shape == (6,)
     info = json.loads(STARTER.with_suffix('.json').read_text())
     np.testing.assert_allclose(policy.speaker_neutral, info['speaker_neutral'])
+
+
+def test_the_model_feeds_on_its_own_motion_and_samples_it(policy):
+    """Autoregressive, as the paper's model: what the head did changes what it does next; and
+    a distribution, sampled: a seed repeats a step, expressiveness 0 is deterministic."""
+    audio = np.zeros((12, 81), np.float32)
+    still = np.zeros((3, 18), np.float32)
+    still[:, :6] = policy.neutral_pose  # the listener's motion features: at rest
+    nodding = still.copy()
+    nodding[:, 0] += np.radians([4.0, 7.0, 9.0])  # the head going down
+    nodding[:, 6] = np.radians([4.0, 3.0, 2.0])  # its first and second differences
+    nodding[:, 12] = np.radians([4.0, -1.0, -1.0])
+    policy.reset()
+    after_still = policy.step(audio, still, still, speaking=[True] * 3)
+    policy.reset()
+    after_nod = policy.step(audio, still, nodding, speaking=[True] * 3)
+    assert np.degrees(after_nod[0, 0] - after_still[0, 0]) > 2.0, 'it continues its own nod'
+    policy.reset()
+    np.testing.assert_array_equal(policy.step(audio, still, nodding, speaking=[True] * 3),
+                                  after_nod)
+    calm = ModelPolicy(policy.backend, expressiveness=0.0)
+    first = calm.step(audio, still, nodding, speaking=[True] * 3)
+    calm.reset()
+    np.testing.assert_array_equal(calm.step(audio, still, nodding, speaking=[True] * 3), first)
+    with pytest.raises(ValueError, match='expressiveness'):
+        ModelPolicy(policy.backend, expressiveness=-1.0)
 
 
 def test_a_non_finite_prediction_is_counted_held_then_neutral(policy):

@@ -1,4 +1,5 @@
-"""Training on a tiny synthetic set: the loss falls, resume continues, checkpoints serve."""
+"""Training on a tiny synthetic set: the loss falls, resume continues, checkpoints serve, and a
+model fed its own samples holds in closed loop."""
 
 import csv
 
@@ -23,10 +24,11 @@ def trained(synthetic, tmp_path_factory):
     return out
 
 
-def test_training_halves_the_loss(trained):
+def test_training_lowers_the_negative_log_likelihood(trained):
     rows = read_log(trained)
     first, last = float(rows[0]['train_loss']), float(rows[-1]['train_loss'])
-    assert last <= 0.5 * first, f'loss {first:.4f} -> {last:.4f}'
+    # Per frame, in nats: 2 nats more likely is e^2, about 7 times the likelihood.
+    assert last <= first - 2.0, f'loss {first:.4f} -> {last:.4f}'
     assert (trained / 'loss.png').is_file()
 
 
@@ -48,8 +50,9 @@ def test_a_trained_checkpoint_runs_in_every_backend_alike(trained):
     ort_backend = load_backend('onnxruntime', trained / 'last.safetensors')
     rng = np.random.default_rng(0)
     states = [torch_backend.initial_state(), ort_backend.initial_state()]
+    audio_columns = torch_backend.config.audio_input_dim
     for _ in range(20):
-        inputs = (rng.normal(size=(12, 81)).astype(np.float32),
+        inputs = (rng.normal(size=(12, audio_columns)).astype(np.float32),
                   rng.normal(size=(3, 18)).astype(np.float32),
                   rng.normal(size=(3, 18)).astype(np.float32))
         a, states[0] = torch_backend.step(*inputs, states[0])
@@ -88,50 +91,33 @@ def test_the_same_command_trains_on_two_processes_with_torchrun(synthetic, tmp_p
     assert (tmp_path / 'last.safetensors').is_file()
 
 
-def test_a_trained_model_stays_bounded_in_closed_loop_for_a_minute(corpus, tmp_path):
-    """Trained for a few seconds, then run as the node runs it (feeding on its own output)
-    over a whole held-out minute: within the joint limits, finite, no drift. A model that
-    predicts offsets from its last pose (the old training code) wanders off here."""
+def test_the_paper_timing_with_its_motion_fed_back_holds_for_five_minutes(corpus, tmp_path):
+    """The paper preset's design (motion at 12.5 Hz, three 80 ms frames a step, the listener's
+    own motion fed back) with a tiny model, trained for seconds, then run as the node runs it,
+    sampling and feeding on its own samples, over 5 minutes of speech: within the joint
+    limits, finite, no drift of the minute means, and it moves."""
     from lhg_ros.backends import load_backend
-    from lhg_ros.evaluation.closed_loop import dataset_recordings, evaluate_policy, rollout
-    from lhg_ros.motion.listener import ModelPolicy
-
-    starter_design = {'voice_activity': True, 'relative_to_rest': True, 'listener_input': 'none'}
-    checkpoint = train(corpus, tmp_path, TrainConfig(epochs=3, model=starter_design, **FAST),
-                       progress=False, log=lambda m: None)
-    policy = ModelPolicy(load_backend('onnxruntime', checkpoint))
-    recordings = dataset_recordings(corpus, corpus.held_out)
-    assert recordings and recordings[0].seconds >= 60
-    metrics = evaluate_policy(policy, recordings)
-    assert metrics['within_limits'] == 1.0 and metrics['nonfinite_steps'] == 0
-    assert metrics['drift_deg'] < 5.0, metrics
-    poses, _, _, _ = rollout(policy, recordings[0])
-    assert np.abs(np.degrees(poses[:, :3])).max() < 25.0
-    # Training validated in closed loop every epoch and logged it beside the loss.
-    rows = read_log(tmp_path)
-    assert len(rows) == 3 and all(0.0 <= float(r['cl_nod_f1']) <= 1.0 for r in rows)
-    assert float(rows[-1]['cl_within_limits']) == 1.0
-    assert checkpoint.name == 'best.safetensors'
-
-
-def test_the_paper_timing_trains_and_runs_at_12_5_hz(corpus, tmp_path):
-    """The paper preset's timing (motion at 12.5 Hz, three 80 ms frames a step) with a tiny
-    model: training cuts 12.5 Hz examples and the runtime steps every 0.24 s."""
-    from lhg_ros.backends import load_backend
-    from lhg_ros.evaluation.closed_loop import dataset_recordings, rollout
+    from lhg_ros.evaluation.closed_loop import evaluate_policy, generated_speech
     from lhg_ros.model.config import preset
     from lhg_ros.motion.listener import ModelPolicy
 
     assert preset('paper').motion_rate == 12.5 and preset('paper').step_seconds == 0.24
-    checkpoint = train(corpus, tmp_path, TrainConfig(epochs=1, model={'motion_rate': 12.5},
-                                                     **FAST), progress=False,
-                       log=lambda m: None)
-    policy = ModelPolicy(load_backend('onnxruntime', checkpoint))
+    assert preset('paper').listener_input == 'motion' and preset('paper').mixtures
+    checkpoint = train(corpus, tmp_path, TrainConfig(epochs=3, model={'motion_rate': 12.5},
+                                                     feedback_ramp=0.0, **FAST),
+                       progress=False, log=lambda m: None)
+    policy = ModelPolicy(load_backend('onnxruntime', checkpoint), seed=0)
     assert policy.motion_rate == 12.5 and policy.backend.config.audio_per_step == 24
-    recording = dataset_recordings(corpus, corpus.held_out)[0]
-    poses, raw, rate, _ = rollout(policy, recording)
-    assert rate == 12.5 and abs(len(poses) - recording.seconds * 12.5) <= 2
-    assert len(raw) == len(poses) // 3
+    assert 'listener' in {i.name for i in policy.backend.session.get_inputs()}
+    speech = generated_speech(300.0, tmp_path, seed=5)
+    metrics = evaluate_policy(policy, [speech])
+    assert metrics['within_limits'] == 1.0 and metrics['nonfinite_steps'] == 0
+    assert metrics['drift_deg'] <= 1.0, metrics
+    assert metrics['rms_pitch_deg'] > 0.1, 'it moves'
+    # Training validated in closed loop every epoch and logged it beside the loss.
+    rows = read_log(tmp_path)
+    assert len(rows) == 3 and all(float(r['cl_within_limits']) == 1.0 for r in rows)
+    assert checkpoint.name == 'best.safetensors'
 
 
 def test_scheduled_sampling_feeds_back_what_the_runtime_would():

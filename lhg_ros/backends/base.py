@@ -34,7 +34,9 @@ class Backend(ABC):
     @abstractmethod
     def step(self, audio: np.ndarray, speaker: np.ndarray, listener: np.ndarray, state
              ) -> tuple[np.ndarray, object]:
-        """audio (12, 81), speaker and listener motion (3, 18) -> (next poses (3, 6), state)."""
+        """audio (12, 81), speaker and listener motion (3, 18) -> (prediction, state): the
+        next poses (3, 6), or a mixture model's distribution over them (K, 1 + 2 * 3 * 6),
+        sampled by the caller (lhg_ros.model.mixture)."""
 
     @abstractmethod
     def close(self) -> None:

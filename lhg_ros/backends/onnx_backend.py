@@ -5,7 +5,7 @@ import numpy as np
 from lhg_ros.backends.base import Backend, BackendError
 from lhg_ros.backends.step_model import onnx_for_checkpoint
 from lhg_ros.model.checkpoint import read_model_config
-from lhg_ros.model.config import output_name
+from lhg_ros.model.config import PREDICTION, output_name
 
 
 class OnnxRuntimeBackend(Backend):
@@ -40,7 +40,7 @@ class OnnxRuntimeBackend(Backend):
         # The state before the first step is all zeros (empty caches, zero LSTM states).
         self._initial = {name: np.zeros(shape, np.float32)
                          for name, shape in self.config.state_shapes(1).items()}
-        self._outputs = ['poses', *map(output_name, self._initial)]
+        self._outputs = [PREDICTION, *map(output_name, self._initial)]
         # The exporter drops inputs the graph does not use (the listener motion of a model with
         # listener_input 'none'); feed only those the graph has.
         self._inputs = {i.name for i in self.session.get_inputs()}

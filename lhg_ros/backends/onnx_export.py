@@ -2,7 +2,8 @@
 
 Shapes are fixed (batch 1, one step); the LSTMs export as the ONNX LSTM operator. Inputs are
 ``audio``, ``speaker``, ``listener`` and the state tensors of
-:meth:`ListenerModel.state_shapes`; outputs are ``poses`` and ``<state>_out`` for each.
+:meth:`ListenerModel.state_shapes`; outputs are ``prediction`` (poses, or a mixture model's
+distribution: lhg_ros.model.mixture) and ``<state>_out`` for each.
 """
 
 import inspect
@@ -14,7 +15,7 @@ from torch import nn
 
 from lhg_ros.backends.step_model import WEIGHTS_DIGEST_KEY
 from lhg_ros.model.checkpoint import load_checkpoint
-from lhg_ros.model.config import MOTION_INPUTS, output_name
+from lhg_ros.model.config import MOTION_INPUTS, PREDICTION, output_name
 from lhg_ros.model.network import ListenerModel
 
 OPSET = 17
@@ -29,9 +30,9 @@ class StepGraph(nn.Module):
         self.state_names = list(model.state_shapes())
 
     def forward(self, audio, speaker, listener, *state):
-        poses, new = self.model.step(audio, speaker, listener,
-                                     dict(zip(self.state_names, state, strict=True)))
-        return (poses, *(new[name] for name in self.state_names))
+        prediction, new = self.model.step(audio, speaker, listener,
+                                          dict(zip(self.state_names, state, strict=True)))
+        return (prediction, *(new[name] for name in self.state_names))
 
 
 def example_inputs(model: ListenerModel) -> tuple[torch.Tensor, ...]:
@@ -54,7 +55,7 @@ def export_onnx(model: ListenerModel, path: str | Path) -> Path:
         warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)
         torch.onnx.export(StepGraph(model.eval()), example_inputs(model), str(path),
                           input_names=[*MOTION_INPUTS, *names],
-                          output_names=['poses', *map(output_name, names)],
+                          output_names=[PREDICTION, *map(output_name, names)],
                           opset_version=OPSET, do_constant_folding=True,
                           **legacy_exporter_options())
     return path

@@ -25,7 +25,7 @@ import numpy as np
 from lhg_ros.backends.base import Backend, BackendError
 from lhg_ros.backends.step_model import file_digest, onnx_for_checkpoint
 from lhg_ros.model.checkpoint import checkpoint_paths, read_model_config
-from lhg_ros.model.config import MOTION_INPUTS, output_name
+from lhg_ros.model.config import MOTION_INPUTS, PREDICTION, output_name
 
 MIN_VERSION = (8, 5)  # the name-based tensor API (set_tensor_address, execute_async_v3)
 
@@ -261,9 +261,9 @@ class TensorRTBackend(Backend):
                       if name in MOTION_INPUTS and name in self._engine_inputs}
         self._device = {name: self._device_array(array.shape)
                         for name, array in self._host.items()}
-        self._poses_host = np.zeros(outputs['poses'], np.float32)
-        self._poses = self._device_array(outputs['poses'])
-        for name, array in (*self._device.items(), ('poses', self._poses)):
+        self._prediction_host = np.zeros(outputs[PREDICTION], np.float32)
+        self._prediction = self._device_array(outputs[PREDICTION])
+        for name, array in (*self._device.items(), (PREDICTION, self._prediction)):
             self._bind(name, array)
         self._state_shapes = self.config.state_shapes(1)
 
@@ -317,14 +317,14 @@ class TensorRTBackend(Backend):
             self._bind(output_name(name), write[name])
         if not self.context.execute_async_v3(self._stream.value or 0):
             raise BackendError('TensorRT execution failed')
-        self.cuda.download(self._poses_host, self._poses.pointer, self._stream)
+        self.cuda.download(self._prediction_host, self._prediction.pointer, self._stream)
         self.cuda.synchronize(self._stream)
-        return self._poses_host[0].copy(), (write, read)
+        return self._prediction_host[0].copy(), (write, read)
 
     def close(self) -> None:
         self.context = None
         self.engine = None
-        self._device, self._poses = {}, None
+        self._device, self._prediction = {}, None
         if getattr(self, '_stream', None) is not None:
             self.cuda.destroy_stream(self._stream)
             self._stream = None

@@ -130,7 +130,9 @@ def eval_main(args) -> int:
     checkpoint = starter_checkpoint() if args.checkpoint == 'starter' else args.checkpoint
     try:
         report = evaluate(dataset, checkpoint, args.backend, args.tolerance,
-                          teacher_forced=args.teacher_forced)
+                          teacher_forced=args.teacher_forced,
+                          expressiveness=args.expressiveness,
+                          seed=None if args.seed < 0 else args.seed)
     except (ValueError, CheckpointError, BackendError) as exc:
         print(f'lhg-ros eval: {exc}')
         return 1

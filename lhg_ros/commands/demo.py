@@ -262,7 +262,8 @@ def main(args) -> int:
         speech, video, duration = make_inputs(out)
     listener_params = {'policy': args.policy}
     if args.policy == 'model':
-        listener_params.update(backend=args.backend)
+        listener_params.update(backend=args.backend, expressiveness=args.expressiveness,
+                               seed=args.seed)
         if args.checkpoint:
             listener_params['checkpoint'] = Path(args.checkpoint).resolve()
     compare = None if args.no_compare or args.policy == 'rules' else COMPARE
@@ -312,8 +313,8 @@ def summarise(recorder: Recorder, duration: float) -> list[tuple[str, str]]:
             ('audio feature frames', f'{len(recorder.audio)} (expected '
                                      f'{num_frames(round(duration * SAMPLE_RATE))})'),
             ('speaker poses', f'{len(recorder.speaker)}'),
-            ('joint commands', f'{len(recorder.joints)} ({_rate(recorder.joints):.0f} Hz)'),
-            ('listener nods', f'{len(recorder.nods)}')]
+            ('joint commands', f'{len(recorder.joints)} ({_rate(recorder.joints):.0f} Hz)')]
+    rows += motion_rows('listener', recorder.joints, recorder.joint_names)
     status = recorder.listener_status
     if 'policy' in status:
         described = status['policy']
@@ -321,7 +322,8 @@ def summarise(recorder: Recorder, duration: float) -> list[tuple[str, str]]:
             described += f" on {status['backend']}: {status.get('checkpoint', '')}"
         rows.insert(0, ('policy', described))
     if recorder.compare_joints:
-        rows.append(('rule policy beside it: nods', f'{len(recorder.compare_nods)}'))
+        rows += motion_rows('rule policy beside it', recorder.compare_joints,
+                            recorder.joint_names)
     if len(joints):
         for i, name in enumerate(recorder.joint_names):
             rows.append((f'{name} range', f'{np.degrees(joints[:, i].min()):+.1f} .. '
@@ -333,6 +335,32 @@ def summarise(recorder: Recorder, duration: float) -> list[tuple[str, str]]:
         rows.append(('capture -> command latency', f'p50 {np.percentile(latency, 50):.0f} ms, '
                                                    f'p99 {np.percentile(latency, 99):.0f} ms'))
     return rows
+
+
+def joint_angles(stamped, names, rate: float = 50.0) -> np.ndarray:
+    """(T, 3) neck pitch, yaw and roll (rad) of stamped joint commands on a uniform grid at
+    ``rate`` (commands come early when a step completes, so their stamps are not a grid)."""
+    if len(stamped) < 2:
+        return np.zeros((0, 3))
+    times = np.array([t for t, _ in stamped])
+    positions = np.array([p for _, p in stamped])
+    grid = np.arange(times[0], times[-1], 1.0 / rate)
+    columns = []
+    for dof in ('pitch', 'yaw', 'roll'):
+        index = next((i for i, n in enumerate(names) if n.endswith(dof)), None)
+        columns.append(np.zeros(len(grid)) if index is None
+                       else np.interp(grid, times, positions[:, index]))
+    return np.stack(columns, axis=1)
+
+
+def motion_rows(label: str, stamped, names, rate: float = 50.0) -> list[tuple[str, str]]:
+    """How much a listener moved, from its joint commands."""
+    from lhg_ros.commands.demo_output import motion_summary
+
+    angles = joint_angles(stamped, names, rate)
+    if len(angles) < 2 * rate:
+        return [(f'{label}: nods', '0 (under 2 s of commands)')]
+    return motion_summary(label, angles, rate)
 
 
 def _rate(stamped) -> float:

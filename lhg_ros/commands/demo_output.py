@@ -50,6 +50,44 @@ def plot_session(recorder, path: Path) -> None:
     plt.close(fig)
 
 
+def motion_summary(name: str, poses: np.ndarray, rate: float) -> list[tuple[str, str]]:
+    """How much a listener moved, by the evaluation's measures (one nod detector)."""
+    from lhg_ros.evaluation import measures
+
+    nods = measures.nod_statistics(poses, rate)
+    rms = measures.motion_rms(poses, rate)
+    count = round(nods['nods_per_min'] * len(poses) / rate / 60.0)
+    pitch = np.degrees(poses[:, 0])
+    return [(f'{name}: nods', f"{count} ({nods['nods_per_min']:.1f} per minute, median "
+                              f"{nods['median_nod_deg']:.1f} deg)"),
+            (f'{name}: pitch range', f'{pitch.min():+.1f} .. {pitch.max():+.1f} deg'),
+            (f'{name}: RMS pitch / yaw / roll', ' / '.join(
+                f"{rms[f'rms_{a}_deg']:.2f}" for a in measures.ANGLES) + ' deg')]
+
+
+def plot_motion(path: Path, tracks) -> None:
+    """Pitch, yaw and roll of each (name, times, relative poses) track, one panel an axis."""
+    from lhg_ros.motion.nods import detect_nods
+
+    plt = pyplot()
+    fig, axes = plt.subplots(3, 1, figsize=(12, 6.5), sharex=True)
+    for (name, times, poses), style in zip(tracks, ('-', '--', ':'), strict=False):
+        for i, (ax, axis) in enumerate(zip(axes, ('pitch', 'yaw', 'roll'), strict=True)):
+            line, = ax.plot(times, np.degrees(poses[:, i]), ls=style, lw=1.0, label=name)
+            ax.set_ylabel(f'{axis} (deg)')
+        rate = (len(times) - 1) / max(times[-1] - times[0], 1e-9) if len(times) > 1 else 1.0
+        peaks, _ = detect_nods(poses[:, 0], rate)
+        axes[0].plot(times[0] + peaks, np.degrees(np.interp(times[0] + peaks, times,
+                                                            poses[:, 0])),
+                     'v', color=line.get_color(), ms=5, label=f'{name}: nods')
+    axes[0].legend(loc='upper right', fontsize=8, ncol=4)
+    axes[0].set_title('listener head motion (relative to neutral; a nod is pitch down)')
+    axes[-1].set_xlabel('time (s)')
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 # Orthographic views: (image-right axis, depth axis toward the viewer) in head coordinates.
 VIEWS = {'front': (np.array([0.0, 1.0, 0.0]), np.array([1.0, 0.0, 0.0])),
          'side': (np.array([1.0, 0.0, 0.0]), np.array([0.0, -1.0, 0.0]))}

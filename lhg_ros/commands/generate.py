@@ -54,7 +54,8 @@ def main(args) -> int:
             with quiet_stderr():
                 track = extract_video_file(args.video, smoothing=OneEuroFilter(1.5, 0.3),
                                            face_selection=args.face_selection)
-        policy = make_policy(args.policy, args.checkpoint, args.backend)
+        policy = make_policy(args.policy, args.checkpoint, args.backend, args.expressiveness,
+                             args.seed)
     except Exception as exc:  # noqa: BLE001 - one clear line for the user
         print(f'lhg-ros generate: {exc}')
         return 1
@@ -67,8 +68,15 @@ def main(args) -> int:
         return 1
     joints = JointMap()
     config = ControllerConfig(control_rate=args.rate)
-    result = replay(policy, joints, blocks, None if track is None else track.times,
-                    None if track is None else track.poses, config)
+
+    def run(listener):
+        return replay(listener, joints, blocks, None if track is None else track.times,
+                      None if track is None else track.poses, config)
+
+    result = run(policy)
+    runs = [(args.policy, result)]
+    if args.policy == 'model' and not args.no_compare:
+        runs.append(('rules', run(make_policy('rules'))))
     np.savez_compressed(out / 'listener.npz', times=result.times, poses=result.relative,
                         joints=result.positions, nods=result.nods,
                         joint_names=np.array(joints.names), dof=np.array(DOF_NAMES))
@@ -80,15 +88,16 @@ def main(args) -> int:
 
     described = (f'model {resolve_checkpoint(args.checkpoint)} on {policy.backend.name}'
                  if args.policy == 'model' else 'rules')
-    pitch = np.degrees(result.relative[:, 0])
     rows = [('policy', described),
             ('audio', f'{audio_s:.1f} s'),
             ('joint commands', f'{len(result.times)} at {result.rate:g} Hz (the model steps '
-                               f'at {result.motion_rate:g} Hz)'),
-            ('nods', f'{len(result.nods)} ({60 * len(result.nods) / max(audio_s, 1e-9):.1f} '
-                     'per minute)'),
-            ('pitch range', f'{pitch.min():+.1f} .. {pitch.max():+.1f} deg'),
-            ('outputs', f'{out}/listener.csv, listener.npz')]
+                               f'at {result.motion_rate:g} Hz)')]
+    from lhg_ros.commands.demo_output import motion_summary, plot_motion
+
+    for name, run_result in runs:
+        rows += motion_summary(name, run_result.relative, run_result.rate)
+    plot_motion(out / 'listener.png', [(name, r.times, r.relative) for name, r in runs])
+    rows.append(('outputs', f'{out}/listener.csv, listener.npz, listener.png'))
     warnings = []
     if track is not None:
         video_rows, warnings = video_summary(track, audio_s)
@@ -97,7 +106,7 @@ def main(args) -> int:
         from lhg_ros.commands.demo_output import render_session
 
         video = render_session(out / 'listener.mp4', Path(args.video) if args.video else None,
-                               audio_s, [(result.times, result.positions, args.policy)],
+                               audio_s, [(r.times, r.positions, name) for name, r in runs],
                                joints.names, audio=Path(args.audio), fps=args.fps)
         rows.append(('video', f'{video} ({args.fps:g} fps'
                               + (', with the speech)' if _has_ffmpeg() else ', silent: '

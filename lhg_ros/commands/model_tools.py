@@ -32,7 +32,10 @@ def export_main(args) -> int:
 
 
 def time_steps(backend, steps: int, seed: int = 0) -> np.ndarray:
-    """Seconds per step over ``steps`` steps with random inputs and carried state."""
+    """Seconds per step over ``steps`` steps with random inputs and carried state; for a
+    mixture model the sampling of the poses is part of the step (as in the runtime)."""
+    from lhg_ros.model import mixture
+
     c = backend.config
     rng = np.random.default_rng(seed)
     state = backend.initial_state()
@@ -42,7 +45,9 @@ def time_steps(backend, steps: int, seed: int = 0) -> np.ndarray:
         speaker = rng.normal(size=(c.frames_per_step, c.motion_dim)).astype(np.float32)
         listener = rng.normal(size=(c.frames_per_step, c.motion_dim)).astype(np.float32)
         start = time.perf_counter()
-        _, state = backend.step(audio, speaker, listener, state)
+        prediction, state = backend.step(audio, speaker, listener, state)
+        if c.mixtures:
+            mixture.sample(prediction, c.frames_per_step, c.pose_dim, 1.0, rng)
         times.append(time.perf_counter() - start)
     return np.array(times[3:])
 

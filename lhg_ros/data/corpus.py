@@ -15,25 +15,33 @@ silence and makes small beats at stressed moments and at phrase ends (Hadar et a
 sometimes looks away, and some stretches have the face out of view (the pose held at the
 neutral pose, what the listener runtime eases to when the face is lost).
 
-The listener (participant ``B``) follows published listening statistics; the numbers below
-are our choices within the ranges these sources describe, not values we measured:
+The listener (participant ``B``) is drawn per session from a named listening style
+(:data:`STYLES`) with per-listener variation inside it, so the corpus holds calm and animated
+listeners (more than a 2x spread in nod rate and motion). The behaviours and their sources;
+the numbers are our choices within the ranges these sources describe:
 
-* Head nods are the most frequent listener head movement and come mostly at the speaker's
-  pauses and phrase ends, as backchannels (Maynard 1987; McClave 2000; Poppe et al. 2010),
-  shortly after the cue: backchannels follow a prosodic cue with a delay of a few hundred
-  milliseconds (Ward and Tsukahara 2000, about 700 ms from the onset of a low-pitch region).
-  Here: a pause of at least ``0.35 s`` after at least 1 s of speech draws a nod with
-  probability 0.7-0.9 (higher after longer speech), starting 0.25-0.5 s after the speech
-  stopped.
-* Nods vary in amplitude and count: single nods and repeated nods of two or three cycles, the
-  later cycles smaller (Hadar et al. 1985; McClave 2000). Here: 55% single, 30% double, 15%
-  triple; 0.3-0.55 s a cycle; first-cycle amplitude log-normal around 8 deg (4-16 deg).
-* A few nods fall mid-speech, not at a pause (Stivers 2008: nods during the telling): here
-  about one per 60 s of speech.
-* Listeners are never statue-still: small, slow postural sway (Hadar et al. 1985 describe
-  low-amplitude, slow listener movements), here about 0.3-0.5 deg; and occasional posture
-  shifts, here about one a minute, 1-2.5 deg over about a second, settling back over 5-15 s.
-* Nobody speaks, nobody nods: in silence only the sway and posture shifts go on.
+* People listening are never still. Motion capture of people in conversation shows a
+  head-rotation RMS about a 2 s running median of 2-5 deg (pitch), 3-9 (yaw), 2-3 (roll); a
+  public analysis of listeners in the Seamless Interaction dataset reports 1.8 / 2.3 / 1.5 deg
+  while listening and about 30 nods a minute. Here: fast sway of yaw and roll (about 0.35 s
+  time constant) of 0.6-2 deg by style, half of that in silence, slow postural sway below it,
+  posture shifts that settle (Hadar et al. 1985), and a head-tilt habit (roll held a few
+  seconds) for some styles. Pitch sways little on its own: its motion is the nods.
+* Narrow, small nods in phase with the speaker's stressed syllables (Hadar, Steiner & Rose
+  1985): here the loudest syllable peaks of the real speech (its energy envelope) draw a
+  small nod (2.5-6 deg, one cycle of 0.25-0.4 s) at a style's rate, starting with the
+  syllable. Some styles add short bursts of fast nodding at 3-5 Hz (Hale et al. 2020 find
+  listeners' fast nodding at 2.6-6.5 Hz).
+* Wide, larger and multi-cycle nods in the pauses and at phrase ends (Hadar et al. 1985;
+  Maynard 1987; McClave 2000), shortly after the cue (Ward and Tsukahara 2000: a few hundred
+  milliseconds): a pause of at least 0.35 s after at least 1 s of speech draws a nod with a
+  style's probability, after a style's latency; one, two or three cycles, each later cycle
+  smaller than the one before (Mori, Den & Jokinen 2025).
+* Nobody speaks, nobody nods: in silence only sway, tilts and posture shifts go on.
+
+Targets over the corpus (checked by ``test/test_corpus.py`` with the one nod detector,
+:func:`lhg_ros.motion.nods.detect_nods`): per-axis RMS 1-3 deg, 10-35 nods a minute with a
+median size of 4-8 deg, at most 2 nods a minute in silence.
 
 References: U. Hadar, T. Steiner, E. Grant, F. C. Rose (1983), Head movement correlates of
 juncture and stress at sentence level, Language and Speech 26(2):117-129. U. Hadar, T. Steiner,
@@ -44,7 +52,10 @@ E. McClave (2000), Linguistic functions of head movements in the context of spee
 Pragmatics 32(7):855-878. R. Poppe, K. P. Truong, D. Reidsma, D. Heylen (2010), Backchannel
 strategies for artificial listeners, IVA 2010, LNCS 6356:146-158. T. Stivers (2008), Stance,
 alignment, and affiliation during storytelling: when nodding is a token of affiliation,
-Research on Language and Social Interaction 41(1):31-57. N. Ward, W. Tsukahara (2000),
+Research on Language and Social Interaction 41(1):31-57. A. Hale, G. Ward, F. Ortiz, et al.
+(2020), Interactional head movements: listeners' fast nodding, PMC7054373 (Journal of
+Experimental Psychology: General 149(3)). M. Mori, Y. Den, K. Jokinen (2025), nod cycles,
+PLoS ONE e0323448. N. Ward, W. Tsukahara (2000),
 Prosodic features which cue back-channel responses in English and Japanese, Journal of
 Pragmatics 32(8):1177-1207.
 
@@ -93,6 +104,7 @@ class SpeakerTimeline:
     utterances: list[tuple[float, float]]
     duration: float
     voice: tuple[str, int, int] = ('', 0, 0)
+    stresses: tuple[float, ...] = ()  # seconds of the stressed (loudest) syllable peaks
 
 
 def _sentence(rng) -> str:
@@ -137,12 +149,13 @@ def speaker_audio(duration_s: float, rng) -> tuple[np.ndarray, SpeakerTimeline]:
     voice = str(rng.choice(VOICES)) + str(rng.choice(VARIANTS))
     rate_wpm, pitch = int(rng.integers(130, 190)), int(rng.integers(25, 75))
     level = float(rng.uniform(0.5, 1.0))
-    pieces, utterances = [], []
+    pieces, utterances, stresses = [], [], []
     t = float(rng.uniform(0.5, 2.5))
     while t < duration_s - 1.0:
         samples = level * speak_utterance(_sentence(rng), voice, rate_wpm, pitch)
         pieces.append((t, samples))
         utterances.append((t, t + len(samples) / SAMPLE_RATE))
+        stresses += [t + peak for peak in stressed_syllables(samples)]
         t = utterances[-1][1] + _pause(rng)
     duration = max(t, utterances[-1][1] + 0.5) if utterances else duration_s
     track = room_noise(duration, rng)
@@ -150,7 +163,26 @@ def speaker_audio(duration_s: float, rng) -> tuple[np.ndarray, SpeakerTimeline]:
         begin = int(start * SAMPLE_RATE)
         track[begin:begin + len(samples)] += samples[:len(track) - begin]
     return np.clip(track, -1, 1), SpeakerTimeline(utterances, duration,
-                                                  (voice, rate_wpm, pitch))
+                                                  (voice, rate_wpm, pitch), tuple(stresses))
+
+
+def stressed_syllables(samples: np.ndarray, rate: int = SAMPLE_RATE) -> list[float]:
+    """Seconds (from the utterance's start) of its stressed syllables: the peaks of the
+    energy envelope (10 ms frames, smoothed over 50 ms) at least 0.18 s apart whose level is
+    in the loudest 40% of the utterance's syllable peaks."""
+    from scipy.signal import find_peaks
+
+    hop = rate // 100
+    frames = len(samples) // hop
+    if frames < 5:
+        return []
+    energy = (samples[:frames * hop].reshape(frames, hop) ** 2).mean(axis=1)
+    envelope = np.convolve(10 * np.log10(energy + 1e-10), np.ones(5) / 5, mode='same')
+    peaks, _ = find_peaks(envelope, distance=18, prominence=3.0)
+    if not len(peaks):
+        return []
+    loud = peaks[envelope[peaks] >= np.percentile(envelope[peaks], 60)]
+    return list(loud / 100.0)
 
 
 def room_noise(duration_s: float, rng) -> np.ndarray:
@@ -249,43 +281,114 @@ def nod_cues(timeline: SpeakerTimeline, min_pause_s: float = 0.35,
     return cues
 
 
-def listener_motion(timeline: SpeakerTimeline, rng) -> tuple[np.ndarray, np.ndarray]:
-    """The listener's 6-DoF poses at 25 Hz and the start times of its nods."""
+@dataclass(frozen=True)
+class ListenerStyle:
+    """How one kind of listener moves (see the module docstring for the sources)."""
+    name: str
+    stress_nods_per_min: float  # small nods on stressed syllables, per minute of speech
+    pause_nod_p: float  # chance of a nod at a pause cue (after a second of speech)
+    nod_deg: float  # median first-cycle size of a pause nod
+    cycles_p: tuple[float, float, float]  # chance of 1, 2, 3 cycles at a pause
+    latency_s: tuple[float, float]  # a pause nod starts this long after the speech stops
+    sway_deg: float  # fast yaw and roll sway while the speaker talks (standard deviation)
+    tilts_per_min: float = 0.0  # head tilts (roll held for a few seconds)
+    fast_bursts_per_min: float = 0.0  # bursts of fast nodding at 3-5 Hz
+    shifts_per_min: float = 1.0  # posture shifts that settle
+
+
+STYLES = {s.name: s for s in (
+    ListenerStyle('calm', 8.0, 0.6, 4.5, (0.7, 0.25, 0.05), (0.35, 0.7), 0.6, 0.5, 0.0, 0.5),
+    ListenerStyle('attentive', 14.0, 0.8, 6.0, (0.5, 0.35, 0.15), (0.25, 0.5), 1.1, 1.0, 0.5),
+    ListenerStyle('animated', 24.0, 0.9, 7.5, (0.35, 0.4, 0.25), (0.2, 0.4), 2.0, 1.5, 2.0,
+                  1.5),
+    ListenerStyle('reserved', 10.0, 0.5, 5.0, (0.8, 0.2, 0.0), (0.4, 0.8), 0.7, 0.0, 0.0, 0.5),
+    ListenerStyle('thoughtful', 10.0, 0.7, 5.5, (0.6, 0.3, 0.1), (0.5, 0.9), 1.2, 3.0, 0.0,
+                  1.0),
+    ListenerStyle('eager', 20.0, 0.95, 6.5, (0.3, 0.4, 0.3), (0.15, 0.3), 1.3, 0.5, 1.0,
+                  1.0),
+)}
+
+
+def draw_listener(rng, style: str | None = None) -> ListenerStyle:
+    """A listener: a named style (drawn when not given) with its rates and sizes varied by
+    about 15% for this person."""
+    base = STYLES[style] if style else STYLES[str(rng.choice(sorted(STYLES)))]
+
+    def vary(value: float) -> float:
+        return float(value * rng.lognormal(0.0, 0.15))
+
+    return ListenerStyle(base.name, vary(base.stress_nods_per_min),
+                         min(0.98, vary(base.pause_nod_p)), vary(base.nod_deg), base.cycles_p,
+                         base.latency_s, vary(base.sway_deg), vary(base.tilts_per_min),
+                         vary(base.fast_bursts_per_min), vary(base.shifts_per_min))
+
+
+def _nod(t: np.ndarray, start: float, size_rad: float, cycle_s: float, cycles: int,
+         shrink: float) -> np.ndarray:
+    """A nod of ``cycles`` down-and-up cycles, each ``shrink`` times the one before."""
+    out = np.zeros_like(t)
+    for k in range(cycles):
+        out += size_rad * shrink ** k * _bump(t, start + k * cycle_s, cycle_s)
+    return out
+
+
+def listener_motion(timeline: SpeakerTimeline, rng, listener: ListenerStyle | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The listener's 6-DoF poses at 25 Hz and the start times of its nods (every nod, small
+    and large); ``listener`` is drawn when not given."""
+    style = listener or draw_listener(rng)
     frames = int(timeline.duration * MOTION_RATE)
     t = np.arange(frames) / MOTION_RATE
     deg = np.radians
+    talking = _speech_mask(timeline, t).astype(float)
+    activity = 0.5 + 0.5 * np.convolve(talking, np.ones(25) / 25, mode='same')
     poses = np.zeros((frames, POSE_DIM))
     posture = rng.normal(0, [1.5, 2.0, 1.0])
-    for i, amplitude in enumerate((0.35, 0.45, 0.3)):
-        poses[:, i] = deg(posture[i] + amplitude * _smooth_noise(frames, rng, 1.5))
-    for _ in range(rng.poisson(timeline.duration / 60.0)):  # posture shifts that settle
+    for i, (slow, fast) in enumerate(((0.4, 0.5), (0.8, 2.4), (0.5, 2.0))):
+        poses[:, i] = deg(posture[i] + slow * _smooth_noise(frames, rng, 2.0)
+                          + fast * style.sway_deg * activity * _smooth_noise(frames, rng, 0.35))
+    for _ in range(rng.poisson(style.shifts_per_min * timeline.duration / 60.0)):
         start, settle = rng.uniform(0, timeline.duration), rng.uniform(5.0, 15.0)
         shift = deg(rng.choice([-1, 1], 3) * rng.uniform(1.0, 2.5, 3))
         after = np.clip(t - start, 0, None)
         profile = np.clip(after / 1.0, 0, 1) * np.exp(-np.clip(after - 1.0, 0, None) / settle)
         poses[:, :3] += shift * profile[:, None]
-    starts = []
-    for pause, speech in nod_cues(timeline):
-        if rng.random() < min(0.9, 0.7 + 0.05 * speech):
-            starts.append(pause + rng.uniform(0.25, 0.5))
-    speech_seconds = sum(e - s for s, e in timeline.utterances)
-    for _ in range(rng.poisson(speech_seconds / 60.0)):  # mid-speech nods
+    speech_s = sum(e - s for s, e in timeline.utterances)
+    for _ in range(rng.poisson(style.tilts_per_min * speech_s / 60.0)):
         s, e = timeline.utterances[rng.integers(len(timeline.utterances))]
-        starts.append(rng.uniform(s, e))
-    starts = sorted(starts)
-    kept = []
-    for start in starts:
-        if kept and start - kept[-1] < 1.2:
+        poses[:, 2] += deg(rng.choice([-1, 1]) * rng.uniform(2.5, 5.0)) * _plateau(
+            t, rng.uniform(s, e), rng.uniform(1.0, 4.0), 0.4)
+
+    # Nods: (start, first-cycle size deg, cycle s, cycles, shrink); pauses first, so a
+    # syllable nod never takes a pause's place.
+    planned = []
+    for pause, speech in nod_cues(timeline):
+        if rng.random() < min(0.98, style.pause_nod_p * (0.8 + 0.1 * min(speech, 4.0))):
+            cycles = int(rng.choice([1, 2, 3], p=style.cycles_p))
+            planned.append((pause + rng.uniform(*style.latency_s),
+                            np.clip(style.nod_deg * rng.lognormal(0, 0.3), 3.0, 16.0),
+                            rng.uniform(0.3, 0.55), cycles, rng.uniform(0.55, 0.8)))
+    stresses = np.asarray(timeline.stresses, dtype=float)
+    if len(stresses) and speech_s > 0:
+        chance = min(1.0, style.stress_nods_per_min * speech_s / 60.0 / len(stresses))
+        for stress in stresses[rng.random(len(stresses)) < chance]:
+            planned.append((stress + rng.uniform(-0.05, 0.1),
+                            np.clip(4.0 * rng.lognormal(0, 0.2), 2.5, 6.0),
+                            rng.uniform(0.25, 0.4), 1, 1.0))
+        burst_chance = min(1.0, style.fast_bursts_per_min * speech_s / 60.0 / len(stresses))
+        for stress in stresses[rng.random(len(stresses)) < burst_chance]:
+            planned.append((stress, rng.uniform(1.5, 2.5), 1.0 / rng.uniform(3.0, 5.0),
+                            int(rng.integers(3, 5)), 0.85))
+    busy_until, starts = -np.inf, []
+    for start, size, cycle, cycles, shrink in sorted(planned):
+        if start < busy_until + 0.15:
             continue  # still nodding
-        kept.append(start)
-        cycles = rng.choice([1, 2, 3], p=[0.55, 0.3, 0.15])
-        amplitude = deg(np.clip(8.0 * rng.lognormal(0, 0.35), 4.0, 16.0))
-        cycle = rng.uniform(0.3, 0.55)
-        for k in range(cycles):
-            poses[:, 0] += amplitude * 0.7 ** k * _bump(t, start + k * cycle, cycle)
-        poses[:, 1] += deg(rng.normal(0, 0.7)) * _bump(t, start, cycles * cycle)
+        busy_until = start + cycles * cycle
+        starts.append(start)
+        poses[:, 0] += _nod(t, start, deg(size), cycle, cycles, shrink)
+        poses[:, 1] += deg(rng.normal(0, 0.3 * size / 5.0)) * _bump(t, start, cycles * cycle)
     poses[:, 3:] = [0.9, 0.0, 0.0]
-    return poses, np.array(kept)
+    return poses, np.array(starts)
 
 
 def make_session(folder: Path, session_id: str, duration_s: float, seed: int) -> dict:
@@ -298,7 +401,8 @@ def make_session(folder: Path, session_id: str, duration_s: float, seed: int) ->
     samples, timeline = speaker_audio(duration_s, rng)
     absent = float(rng.uniform(0.2, 0.6)) if rng.random() < 0.2 else 0.0
     a_poses = speaker_motion(timeline, rng, absent_share=absent)
-    b_poses, nods = listener_motion(timeline, rng)
+    listener = draw_listener(rng)
+    b_poses, nods = listener_motion(timeline, rng, listener)
     sf.write(str(folder / 'A.wav'), samples, SAMPLE_RATE, subtype='PCM_16')
     sf.write(str(folder / 'B.wav'), room_noise(timeline.duration, rng), SAMPLE_RATE,
              subtype='PCM_16')
@@ -307,12 +411,14 @@ def make_session(folder: Path, session_id: str, duration_s: float, seed: int) ->
     np.savez_compressed(folder / 'truth.npz', utterances=np.array(timeline.utterances),
                         nod_starts=nods, pause_cues=np.array(nod_cues(timeline)),
                         voice=np.array(timeline.voice[0]),
-                        rate_pitch=np.array(timeline.voice[1:]))
+                        rate_pitch=np.array(timeline.voice[1:]),
+                        stresses=np.array(timeline.stresses), style=np.array(listener.name))
     rel = folder.name
     return {'id': session_id,
             'participants': {'A': {'person': f'speaker_{session_id}', 'audio': f'{rel}/A.wav',
                                    'poses': f'{rel}/A_poses.npz'},
-                             'B': {'person': 'listener', 'audio': f'{rel}/B.wav',
+                             'B': {'person': f'listener_{session_id}',
+                                   'audio': f'{rel}/B.wav',
                                    'poses': f'{rel}/B_poses.npz'}},
             'floor': [['A', 0.0, round(timeline.duration, 3)]]}
 

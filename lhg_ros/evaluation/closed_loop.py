@@ -1,19 +1,24 @@
 """Closed-loop evaluation: a policy run over whole recordings as listener_node runs it (the
 same runtime, the policy feeding on its own output, minutes at a time), and the measures a
 user would judge it by: does it stay within the joint limits, stay finite, stay put (no
-drift), move closer to a real listener than a still head does, and nod at the right times.
+drift), move as much as the real listener (RMS, nod rate and size), move like it (Fréchet
+distance of the motion features, beside a still head's), nod at the right times (F1, beside
+nods at random times), and not fall into a limit cycle (a peak in the pitch spectrum).
+Each of these can fail for a head that barely moves; "within the limits" and "finite" alone
+cannot, as the model's output is bounded by construction.
 
 Teacher-forced numbers (the model given the real listener's past) say little about this: a
 model whose teacher-forced loss fell drifted by hundreds of degrees in closed loop.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from lhg_ros.evaluation import measures
 from lhg_ros.evaluation.offline import run_policy
-from lhg_ros.features.pose_features import MOTION_RATE
+from lhg_ros.features.pose_features import MOTION_RATE, POSE_DIM
 
 NOD_TOLERANCE_S = 0.2
 
@@ -57,6 +62,20 @@ def dataset_recordings(dataset, session_ids) -> list[Recording]:
 def pauses_of(recording: Recording) -> np.ndarray:
     """The speaker's pause starts in a recording (see :func:`measures.pause_starts`)."""
     return measures.pause_starts(recording.speaking, log_power=recording.audio[:, 0])
+
+
+class StillHead:
+    """A policy that never moves: it holds the listener's rest pose. Every measure of motion
+    must tell it from a listener (the shipped model of issue [1/6] came close to it)."""
+    neutral_pose = np.zeros(POSE_DIM)
+    frames_per_step = 3
+    motion_rate = MOTION_RATE
+
+    def reset(self) -> None:
+        """Nothing to forget."""
+
+    def step(self, audio, speaker=None, listener=None, speaking=None) -> np.ndarray:
+        return np.zeros((self.frames_per_step, POSE_DIM))
 
 
 class _RawRecorder:
@@ -120,22 +139,29 @@ def limit_checks(raw: np.ndarray, joint_map) -> tuple[int, int, int]:
 
 class NodScore:
     """Nod timing F1 pooled over recordings (a still head scores 0, not 1: counting per
-    recording would give a perfect score to a recording where neither side nods)."""
+    recording would give a perfect score to a recording where neither side nods), and the F1
+    of as many nods at random times over the same spans."""
 
     def __init__(self, tolerance_s: float = NOD_TOLERANCE_S):
         self.tolerance_s = tolerance_s
-        self._predicted, self._reference, self._offset = [], [], 0.0
+        self._predicted, self._reference, self._spans, self._offset = [], [], [], 0.0
 
-    def add(self, predicted_times, reference_times, seconds: float) -> None:
+    def add(self, predicted_times, reference_times, seconds: float, start: float = 0.0) -> None:
+        """One recording's nod times, scored over ``start`` .. ``seconds`` (after a warm-up,
+        where no nod is looked for)."""
         self._predicted.append(np.asarray(predicted_times, float) + self._offset)
         self._reference.append(np.asarray(reference_times, float) + self._offset)
+        self._spans.append((self._offset + start, self._offset + seconds))
         self._offset += seconds + 10.0 * self.tolerance_s + 1.0
 
     def result(self) -> dict:
         if not self._predicted:
-            return {'precision': float('nan'), 'recall': float('nan'), 'f1': float('nan')}
-        return measures.event_f1(np.concatenate(self._predicted),
-                                 np.concatenate(self._reference), self.tolerance_s)
+            return {'precision': float('nan'), 'recall': float('nan'), 'f1': float('nan'),
+                    'random_f1': float('nan')}
+        predicted, reference = np.concatenate(self._predicted), np.concatenate(self._reference)
+        return {**measures.event_f1(predicted, reference, self.tolerance_s),
+                'random_f1': measures.random_timing_f1(predicted, reference, self._spans,
+                                                       self.tolerance_s)}
 
 
 def minute_means(poses, rate: float) -> np.ndarray:
@@ -157,18 +183,27 @@ def mean_l1(poses, reference) -> float:
     return float(np.mean([errors[f'l1_{a}_deg'] for a in measures.ANGLES]))
 
 
+def _ratio(value: float, reference: float) -> float:
+    """value / reference; nan where the reference is 0 (no scale to compare with)."""
+    return value / reference if reference > 0 else float('nan')
+
+
 def evaluate_policy(policy, recordings: list[Recording], joint_map=None, warmup_s: float = 1.0,
                     tolerance_s: float = NOD_TOLERANCE_S) -> dict:
-    """Closed-loop measures of ``policy`` over ``recordings``. Against the real listener,
-    where known: L1 beside two baselines, a still head at the listener's warm-up pose and the
-    mean pose (the listeners' mean over all recordings), and nod F1 pooled over all
-    recordings."""
+    """Closed-loop measures of ``policy`` over ``recordings``, after the warm-up. Always: the
+    joint limits, finiteness, drift, nods per minute and after pauses, motion RMS and nod size.
+    Against the real listener, where known, pooled over the recordings: the ratios of RMS,
+    nod rate and nod size to the listener's, the Fréchet distance of the motion features
+    beside a still head's, nod F1 beside random timing, the spectral peak check (the
+    recording with the highest ratio) and L1 beside a still head at the listener's warm-up
+    pose and the mean pose (the listeners' mean over all recordings). Poses are compared
+    relative to the listener's warm-up pose, so no posture counts as motion."""
     from lhg_ros.motion.joints import JointMap
 
     joint_map = joint_map or JointMap()
     steps = within = nonfinite = 0
-    seconds, drift, nods, after = 0.0, 0.0, 0, []
-    l1, still, compared = [], [], []
+    seconds, drift, after = 0.0, 0.0, []
+    moved, generated, heard, l1, still, compared, peaks = [], [], [], [], [], [], []
     score = NodScore(tolerance_s)
     for rec in recordings:
         poses, raw, rate, neutral = rollout(policy, rec, warmup_s)
@@ -177,60 +212,115 @@ def evaluate_policy(policy, recordings: list[Recording], joint_map=None, warmup_
         steps, within, nonfinite = steps + counts[0], within + counts[1], nonfinite + counts[2]
         seconds += len(poses) / rate
         drift = max(drift, drift_deg(poses, rate))
+        moved.append(poses[warm:])
         events = measures.nod_events(poses[warm:], rate) + warm / rate
-        nods += len(events)
         if rec.speaking is not None:
             after += list(measures.after_pause(events[:, 0], pauses_of(rec)))
         if rec.listener_poses is not None:
             every = round(MOTION_RATE / rate)
             reference = rec.listener_poses[::every][:len(poses)]
+            frames = len(reference)
             anchor = reference[:warm].mean(axis=0)
-            l1.append(mean_l1(neutral + poses[warm:], reference[warm:]))
-            still.append(mean_l1(np.tile(anchor, (len(poses) - warm, 1)), reference[warm:]))
+            produced = (neutral + poses[:frames] - anchor)[warm:]
+            listener = (reference - anchor)[warm:]
+            generated.append(produced)
+            heard.append(listener)
+            l1.append(mean_l1(produced, listener))
+            still.append(mean_l1(np.zeros_like(listener), listener))
             compared.append(reference[warm:])
-            score.add(events[:, 1], measures.nod_events(reference[warm:] - neutral, rate)[:, 1]
-                      + warm / rate, len(poses) / rate)
+            score.add(events[events[:, 1] < frames / rate, 1],
+                      measures.nod_times(listener, rate) + warm / rate, frames / rate,
+                      warm / rate)
+            peaks.append(measures.spectral_peak(produced, listener, rate))
     minutes = seconds / 60.0
     result = {'recordings': len(recordings), 'minutes': minutes,
               'within_limits': within / max(steps, 1), 'nonfinite_steps': nonfinite,
-              'drift_deg': drift, 'nods_per_min': nods / max(minutes, 1e-9),
-              'nods_after_pause': float(np.mean(after)) if after else float('nan')}
+              'drift_deg': drift, 'nods_after_pause': float(np.mean(after)) if after
+              else float('nan'),
+              **measures.nod_statistics(moved, rate), **measures.motion_rms(moved, rate)}
     if l1:
         f1 = score.result()
         mean = np.concatenate(compared).mean(axis=0)
         mean_pose = [mean_l1(np.tile(mean, (len(r), 1)), r) for r in compared]
         result.update({'l1_deg': float(np.mean(l1)), 'still_l1_deg': float(np.mean(still)),
                        'mean_pose_l1_deg': float(np.mean(mean_pose)), 'nod_f1': f1['f1'],
-                       'nod_precision': f1['precision'], 'nod_recall': f1['recall']})
+                       'nod_precision': f1['precision'], 'nod_recall': f1['recall'],
+                       'random_nod_f1': f1['random_f1']})
+        reference = {**measures.nod_statistics(heard, rate), **measures.motion_rms(heard, rate)}
+        result.update({f'reference_{key}': value for key, value in reference.items()})
+        for name in measures.ANGLES:
+            key = f'rms_{name}_deg'
+            result[f'rms_ratio_{name}'] = _ratio(result[key], reference[key])
+        result['nod_rate_ratio'] = _ratio(result['nods_per_min'], reference['nods_per_min'])
+        result['nod_size_ratio'] = _ratio(result['median_nod_deg'],
+                                          reference['median_nod_deg'])
+        fd = measures.frechet_motion(generated, heard)
+        still_fd = measures.frechet_motion([np.zeros_like(h) for h in heard], heard)
+        result.update({'fd': fd, 'still_fd': still_fd, 'fd_ratio': _ratio(fd, still_fd)})
+        peak = max(peaks, key=lambda p: p['ratio'])
+        result.update({'spectral_peak': any(p['peak'] for p in peaks),
+                       'spectral_peak_ratio': peak['ratio'],
+                       'spectral_peak_hz': peak['frequency_hz']})
     return result
 
 
+def variety(policy_a, policy_b, recording: Recording, warmup_s: float = 1.0) -> dict:
+    """:func:`measures.variety` of two policies run in closed loop on the same recording
+    (after the warm-up): one model sampled with two seeds should differ, as two listeners
+    hearing the same speaker would."""
+    a, _, rate, _ = rollout(policy_a, recording, warmup_s)
+    b, _, _, _ = rollout(policy_b, recording, warmup_s)
+    warm = int(round(warmup_s * rate))
+    return measures.variety(a[warm:], b[warm:], rate)
+
+
 def selection_score(metrics: dict) -> float:
-    """Lower is better: closed-loop L1 relative to the still head, plus (1 - nod F1), plus a
-    heavy penalty for any step outside the joint limits or non-finite. Training keeps the
-    checkpoint with the lowest score."""
-    return (metrics['l1_deg'] / max(metrics['still_l1_deg'], 1e-9) + (1.0 - metrics['nod_f1'])
+    """Lower is better: how far the motion's size (per-axis RMS), nod rate and nod size are
+    from the reference listener's (|log ratio|, so half and double cost the same), the
+    Fréchet distance relative to a still head's, (1 - nod F1), and a heavy penalty for any
+    step outside the joint limits or non-finite. Not L1: a still head scores well on it.
+    Training keeps the checkpoint with the lowest score."""
+    def off(ratio):
+        return abs(math.log(ratio)) if ratio == ratio and ratio > 0 else 3.0
+
+    size = np.mean([off(metrics[f'rms_ratio_{a}']) for a in measures.ANGLES])
+    return (size + off(metrics['nod_rate_ratio']) + off(metrics['nod_size_ratio'])
+            + metrics['fd_ratio'] + (1.0 - metrics['nod_f1'])
             + 10.0 * (1.0 - metrics['within_limits']) + 10.0 * (metrics['nonfinite_steps'] > 0))
 
 
-def generated_speech(seconds: float, folder, seed: int = 0, silent: bool = False
-                     ) -> Recording:
+def generated_speech(seconds: float, folder, seed: int = 0, silent: bool = False,
+                     listener: bool = False) -> Recording:
     """A recording with no face in view (the speaker input held at neutral, as the runtime
-    eases to it when the face is lost) and no known listener: ``seconds`` of generated speech
-    with pauses (lhg_ros.data.corpus), or of room noise only when ``silent``. Its features are
-    extracted with the nodes' code (FBank, VAD)."""
+    eases to it when the face is lost): ``seconds`` of generated speech with pauses
+    (lhg_ros.data.corpus), or of room noise only when ``silent``. Its features are extracted
+    with the nodes' code (FBank, VAD). With ``listener``, the starter corpus's listener on the
+    same speech is its reference listener (what a policy's spectrum, RMS and nods are compared
+    with, and its warm-up); else it has none."""
     from pathlib import Path
 
     import soundfile as sf
 
-    from lhg_ros.data.corpus import SAMPLE_RATE, SPEAKER_NEUTRAL, room_noise, speaker_audio
+    from lhg_ros.data.corpus import (
+        SAMPLE_RATE,
+        SPEAKER_NEUTRAL,
+        listener_motion,
+        room_noise,
+        speaker_audio,
+    )
     from lhg_ros.features.audio_frontend import extract_audio_file
 
     rng = np.random.default_rng(seed)
-    samples = (room_noise(seconds, rng) if silent else speaker_audio(seconds, rng)[0])
+    reference = None
+    if silent:
+        samples = room_noise(seconds, rng)
+    else:
+        samples, timeline = speaker_audio(seconds, rng)
+        if listener:
+            reference = listener_motion(timeline, rng)[0]
     path = Path(folder) / f"{'silence' if silent else 'speech'}_{seed}.wav"
     sf.write(str(path), samples, SAMPLE_RATE, subtype='PCM_16')
     track = extract_audio_file(path)
     frames = int(track.duration_s * MOTION_RATE)
     return Recording(path.stem, track.frames, track.speaking,
-                     np.tile(SPEAKER_NEUTRAL, (frames, 1)))
+                     np.tile(SPEAKER_NEUTRAL, (frames, 1)), reference)

@@ -4,13 +4,22 @@ All functions take poses as (T, >= 3) arrays whose first three columns are [pitc
 in radians at ``rate`` frames per second (the 6-DoF layout of lhg_ros.features.pose_features);
 results are in degrees where angles are reported. No single measure agrees well with human
 judgement (the paper's finding), so they are reported together.
+
+The distribution measures (:func:`motion_rms`, :func:`nod_statistics`, :func:`frechet_motion`)
+also take a list of such arrays, pooled: held-out listeners are scored as one population, and
+no sequence is joined to the next (a jump at the seam would count as motion).
+
+A nod is what :func:`lhg_ros.motion.nods.detect_nods` finds, for every measure here.
 """
 
 import numpy as np
 
-from lhg_ros.motion.nods import NodDetector
+from lhg_ros.motion.nods import MEDIAN_S, detect_nods
 
 ANGLES = ('pitch', 'yaw', 'roll')
+SPECTRUM_BAND_HZ = (0.3, 3.0)
+SPECTRUM_SEGMENT_S = 20.0
+RANDOM_DRAWS = 20
 
 
 def _angles_deg(poses) -> np.ndarray:
@@ -54,19 +63,6 @@ def motion_statistics(poses, rate: float) -> dict[str, float]:
             'accel_mean': float(accel.mean()), 'accel_std': float(accel.std())}
 
 
-def motion_windows(poses, rate: float, window_s: float = 1.0) -> np.ndarray:
-    """Motion features for distribution measures: each non-overlapping window's mean angles,
-    their standard deviations and mean angular speed (7 values per window)."""
-    angles = _angles_deg(poses)
-    n = max(1, int(window_s * rate))
-    rows = []
-    for start in range(0, len(angles) - n + 1, n):
-        part = angles[start:start + n]
-        speed = np.linalg.norm(np.diff(part, axis=0), axis=1).mean() * rate if n > 1 else 0.0
-        rows.append(np.concatenate([part.mean(axis=0), part.std(axis=0), [speed]]))
-    return np.array(rows)
-
-
 def frechet_distance(features_a, features_b) -> float:
     """Fréchet distance between Gaussians fitted to two sets of feature rows (as in FID)."""
     from scipy import linalg
@@ -75,10 +71,68 @@ def frechet_distance(features_a, features_b) -> float:
     if len(a) < 2 or len(b) < 2:
         raise ValueError('the Fréchet distance needs at least two feature rows on each side')
     mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    # A column that never changes (a still head's, or a fixed position) leaves a covariance
+    # singular, whose square root is unstable; a small ridge on both sides keeps it defined
+    # and leaves the distance of equal distributions at 0.
+    ridge = 1e-6 * np.eye(a.shape[1])
+    cov_a, cov_b = np.cov(a, rowvar=False) + ridge, np.cov(b, rowvar=False) + ridge
     root = np.real(linalg.sqrtm(cov_a @ cov_b))
     value = ((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2.0 * root)
     return float(max(value, 0.0))
+
+
+def _sequences(poses) -> list[np.ndarray]:
+    """One (T, >= 3) pose array, or a list of them, as a list."""
+    if isinstance(poses, (list, tuple)):
+        return [np.asarray(p, dtype=np.float64) for p in poses]
+    return [np.asarray(poses, dtype=np.float64)]
+
+
+def about_running_median(values, rate: float, seconds: float = MEDIAN_S) -> np.ndarray:
+    """(T, n) values less their running median over ``seconds`` (the nod detector's window):
+    what is left is the motion, without the slow posture and sway."""
+    from scipy.ndimage import median_filter
+
+    values = np.asarray(values, dtype=np.float64)
+    size = max(1, int(round(seconds * rate))) | 1
+    return values - median_filter(values, size=(size, 1), mode='nearest')
+
+
+def motion_rms(poses, rate: float) -> dict[str, float]:
+    """RMS (deg) of each angle about its 2 s running median: how much the head moves, as the
+    human figures are given (people while listening: about 1.8 / 2.3 / 1.5 deg in pitch, yaw
+    and roll). 0 for a still head, whatever its posture."""
+    motion = np.concatenate([about_running_median(_angles_deg(p), rate)
+                             for p in _sequences(poses)])
+    rms = np.sqrt((motion ** 2).mean(axis=0))
+    return {f'rms_{name}_deg': float(rms[i]) for i, name in enumerate(ANGLES)}
+
+
+def nod_statistics(poses, rate: float) -> dict[str, float]:
+    """Nods per minute and their median size (deg; nan without a nod)."""
+    sequences = _sequences(poses)
+    sizes = np.concatenate([detect_nods(p[:, 0], rate)[1] for p in sequences])
+    minutes = sum(len(p) for p in sequences) / rate / 60.0
+    return {'nods_per_min': len(sizes) / max(minutes, 1e-9),
+            'median_nod_deg': float(np.median(sizes)) if len(sizes) else float('nan')}
+
+
+def frechet_motion(a_poses, b_poses) -> float:
+    """Fréchet distance between the 18-d motion features (pose, first and second causal
+    differences per frame, lhg_ros.features.pose_features) of two sets of 6-DoF pose
+    sequences. Angles in degrees and positions in cm, so that neither unit drowns the other
+    (a centimetre is about a degree of head rotation at a head's radius); the poses should be
+    relative to the same rest, so that a listener's posture is not scored as motion."""
+    from lhg_ros.features.pose_features import motion_features
+
+    def features(poses):
+        rows = []
+        for p in _sequences(poses):
+            scaled = np.concatenate([np.degrees(p[:, :3]), 100.0 * p[:, 3:6]], axis=1)
+            rows.append(motion_features(scaled))
+        return np.concatenate(rows).astype(np.float64)
+
+    return frechet_distance(features(a_poses), features(b_poses))
 
 
 def diversity(poses) -> float:
@@ -120,20 +174,25 @@ def cross_correlation(listener, speaker, rate: float, max_lag_s: float = 2.0
 
 
 def nod_times(poses, rate: float) -> np.ndarray:
-    """Seconds at which nods complete, by the same detector the listener node reports with."""
-    detector = NodDetector(rate)
-    pitch = np.asarray(poses, dtype=np.float64)[:, 0]
-    return np.array([i / rate for i, p in enumerate(pitch) if detector.update(float(p))])
+    """Seconds at which the nods in ``poses`` peak (head lowest)."""
+    return detect_nods(np.asarray(poses, dtype=np.float64)[:, 0], rate)[0]
 
 
 def nod_events(poses, rate: float) -> np.ndarray:
-    """(n, 2) start and completion times (s) of the nods in ``poses``: the completion as in
-    :func:`nod_times`, the start where the pitch left its low before the nod."""
-    detector = NodDetector(rate)
+    """(n, 2) start and peak times (s) of the nods in ``poses``. The start is where the rise
+    to the peak began: the peak less twice the time the pitch took from half the nod's
+    prominence to its peak (exact for a raised-cosine nod; no threshold of its own)."""
+    from scipy.signal import peak_widths
+
     pitch = np.asarray(poses, dtype=np.float64)[:, 0]
-    events = [((i - detector.last_nod_frames) / rate, i / rate)
-              for i, p in enumerate(pitch) if detector.update(float(p))]
-    return np.array(events).reshape(-1, 2)
+    peaks = detect_nods(pitch, rate)[0]
+    if len(peaks) == 0:
+        return np.zeros((0, 2))
+    frames = np.round(peaks * rate).astype(int)
+    excursion = about_running_median(np.degrees(pitch)[:, None], rate)[:, 0]
+    left = peak_widths(excursion, frames, rel_height=0.5)[2]
+    starts = np.maximum(frames - 2.0 * (frames - left), 0.0) / rate
+    return np.column_stack([starts, peaks])
 
 
 def pause_starts(speaking, rate: float = 100.0, min_speech_s: float = 0.5,
@@ -189,3 +248,64 @@ def event_f1(predicted, reference, tolerance_s: float) -> dict[str, float]:
     recall = hits / len(reference) if len(reference) else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {'precision': precision, 'recall': recall, 'f1': f1}
+
+
+def random_timing_f1(predicted, reference, spans, tolerance_s: float,
+                     draws: int = RANDOM_DRAWS, seed: int = 0) -> float:
+    """Mean F1 (over ``draws`` draws, from ``seed``) of as many event times as ``predicted``
+    holds, placed uniformly at random over ``spans`` ((start, end) seconds, one or several),
+    against ``reference``: what nod timing at that rate is worth by chance. A model's F1 says
+    something about timing only well above this."""
+    spans = np.atleast_2d(np.asarray(spans, dtype=np.float64))
+    lengths = spans[:, 1] - spans[:, 0]
+    rng = np.random.default_rng(seed)
+    count, scores = len(predicted), []
+    for _ in range(draws):
+        which = rng.choice(len(spans), size=count, p=lengths / lengths.sum())
+        times = spans[which, 0] + rng.uniform(0, 1, count) * lengths[which]
+        scores.append(event_f1(times, reference, tolerance_s)['f1'])
+    return float(np.mean(scores))
+
+
+def pitch_spectrum(poses, rate: float, segment_s: float = SPECTRUM_SEGMENT_S
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(frequencies in Hz, power spectral density of the pitch in deg^2/Hz), by Welch's method
+    over ``segment_s`` segments (0.05 Hz apart at 20 s): a head caught in a limit cycle shows
+    a narrow peak at its frequency."""
+    from scipy.signal import welch
+
+    pitch = _angles_deg(poses)[:, 0]
+    return welch(pitch, fs=rate, nperseg=min(len(pitch), int(round(segment_s * rate))))
+
+
+def spectral_peak(poses, reference, rate: float, band=SPECTRUM_BAND_HZ,
+                  factor: float = 2.0) -> dict:
+    """Does the pitch spectrum of ``poses`` have a peak (a local maximum) in ``band`` whose
+    power is above ``factor`` times the reference's at that frequency? Returns the highest
+    such ratio over the peaks in the band and its frequency. A broad excess of power is not a
+    peak: that is what the RMS ratio measures."""
+    from scipy.signal import find_peaks
+
+    frequencies, power = pitch_spectrum(poses, rate)
+    reference_frequencies, reference_power = pitch_spectrum(reference, rate)
+    if not np.array_equal(frequencies, reference_frequencies):
+        raise ValueError('the two spectra have other frequencies: give both at least '
+                         f'{SPECTRUM_SEGMENT_S:g} s, or the same length')
+    peaks = find_peaks(power)[0]
+    peaks = peaks[(frequencies[peaks] >= band[0]) & (frequencies[peaks] <= band[1])]
+    if len(peaks) == 0:
+        return {'peak': False, 'ratio': 0.0, 'frequency_hz': float('nan')}
+    ratios = power[peaks] / np.maximum(reference_power[peaks], np.finfo(float).tiny)
+    best = int(np.argmax(ratios))
+    return {'peak': bool(ratios[best] > factor), 'ratio': float(ratios[best]),
+            'frequency_hz': float(frequencies[peaks[best]])}
+
+
+def variety(a_poses, b_poses, rate: float) -> dict:
+    """How far two runs on the same input (say, two sampling seeds) are apart: the mean
+    absolute difference of the angles (deg) and whether their nods differ (in number, or in
+    time by a frame or more). A deterministic policy gives 0 and False."""
+    a, b = _paired(a_poses, b_poses)
+    nods_a, nods_b = nod_times(a_poses, rate), nod_times(b_poses, rate)
+    same = len(nods_a) == len(nods_b) and np.allclose(nods_a, nods_b, atol=0.5 / rate)
+    return {'mean_abs_diff_deg': float(np.abs(a - b).mean()), 'nods_differ': not same}

@@ -9,14 +9,18 @@ from lhg_ros.motion.listener import ListenerRuntime, ModelPolicy
 from lhg_ros.motion.rules import RuleListener
 
 
-def make_policy(policy: str = 'model', checkpoint: str | None = None, backend: str = 'auto'):
-    """The rule policy, or a model (the shipped one unless ``checkpoint``) on ``backend``."""
+def make_policy(policy: str = 'model', checkpoint: str | None = None, backend: str = 'auto',
+                expressiveness: float = 1.0, seed: int | None = 0):
+    """The rule policy, or a model (the shipped one unless ``checkpoint``) on ``backend``,
+    sampled at ``expressiveness`` from ``seed`` (None or negative: a new seed)."""
     if policy == 'rules':
         return RuleListener()
     from lhg_ros.backends import load_backend
     from lhg_ros.models import resolve_checkpoint
 
-    return ModelPolicy(load_backend(backend, resolve_checkpoint(checkpoint)))
+    return ModelPolicy(load_backend(backend, resolve_checkpoint(checkpoint)),
+                       expressiveness=expressiveness,
+                       seed=None if seed is None or seed < 0 else seed)
 
 
 def frame_flags(speaking: np.ndarray, frames: int, rows_per_frame: int) -> np.ndarray:

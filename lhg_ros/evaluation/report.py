@@ -39,8 +39,13 @@ def _measures(poses, reference, speaker, rate) -> dict:
 
 
 def evaluate(dataset, checkpoint=None, backend_name='onnxruntime',
-             tolerance_s=NOD_TOLERANCE_S, warmup_s=1.0, teacher_forced=False) -> dict:
-    """The closed-loop report of every system over the held-out sessions (see module doc)."""
+             tolerance_s=NOD_TOLERANCE_S, warmup_s=1.0, teacher_forced=False,
+             expressiveness: float = 1.0, seed: int = 0) -> dict:
+    """The closed-loop report of every system over the held-out sessions (see module doc).
+    Per recording: pose errors, speed, diversity and rPCC (averaged); pooled over the
+    recordings, relative to each listener's warm-up pose: motion RMS, nods per minute, median
+    nod size, the Fréchet distance of the motion features to the reference's, and nod F1
+    beside as many nods at random times (lhg_ros.evaluation.measures, one nod detector)."""
     from lhg_ros.data.extract import extract_dataset
     from lhg_ros.motion.joints import JointMap
 
@@ -57,13 +62,14 @@ def evaluate(dataset, checkpoint=None, backend_name='onnxruntime',
         from lhg_ros.backends import load_backend
         from lhg_ros.motion.listener import ModelPolicy
 
-        policies['model'] = ModelPolicy(load_backend(backend_name, checkpoint))
+        policies['model'] = ModelPolicy(load_backend(backend_name, checkpoint),
+                                        expressiveness=expressiveness, seed=seed)
     rate = getattr(policies.get('model'), 'motion_rate', MOTION_RATE)
     every = round(MOTION_RATE / rate)
     warm = int(round(warmup_s * rate))
     joint_map = JointMap()
     rows: dict[str, dict[str, list]] = {}
-    windows: dict[str, list] = {}
+    relative: dict[str, list] = {}
     curves: dict[str, list] = {}
     nods = {}
     checks = {name: {'steps': 0, 'within': 0, 'nonfinite': 0, 'drift': 0.0, 'after': []}
@@ -81,43 +87,42 @@ def evaluate(dataset, checkpoint=None, backend_name='onnxruntime',
                    'copy the speaker': anchor + speaker[:len(reference)]
                    - speaker[:warm].mean(axis=0)}
         for name, policy in policies.items():
-            relative, raw, _, neutral = rollout(policy, rec, warmup_s)
-            systems[name] = neutral + relative
+            moved, raw, _, neutral = rollout(policy, rec, warmup_s)
+            systems[name] = neutral + moved
             counts = limit_checks(raw, joint_map)
             check = checks[name]
             check['steps'] += counts[0]
             check['within'] += counts[1]
             check['nonfinite'] += counts[2]
-            check['drift'] = max(check['drift'], drift_deg(relative, rate))
+            check['drift'] = max(check['drift'], drift_deg(moved, rate))
             if rec.speaking is not None:
-                events = measures.nod_events(relative[warm:], rate) + warm / rate
+                events = measures.nod_events(moved[warm:], rate) + warm / rate
                 check['after'] += list(measures.after_pause(events[:, 0],
                                                             pauses_of(rec)))
         frames = min(len(p) for p in systems.values())
         reference, speaker = reference[warm:frames], speaker[warm:frames]
         seconds += len(reference) / rate
-        reference_nods = measures.nod_events(reference, rate)[:, 1]
+        reference_nods = measures.nod_times(reference, rate)
         for name, poses in systems.items():
             poses = poses[warm:frames]
             row = rows.setdefault(name, {})
             for key, value in _measures(poses, reference, speaker, rate).items():
                 row.setdefault(key, []).append(value)
-            row.setdefault('nods', []).append(len(measures.nod_events(poses, rate)))
+            relative.setdefault(name, []).append(poses - anchor)
             nods.setdefault(name, NodScore(tolerance_s)).add(
-                measures.nod_events(poses, rate)[:, 1], reference_nods, len(poses) / rate)
-            windows.setdefault(name, []).append(measures.motion_windows(poses, rate))
+                measures.nod_times(poses, rate), reference_nods, len(poses) / rate)
             lags, curve = measures.cross_correlation(poses, speaker, rate)
             curves.setdefault(name, []).append(curve)
         if example is None:
             example = {k: v[:frames, 0].tolist() for k, v in systems.items()}
-    reference_windows = np.concatenate(windows['reference'])
     results = {}
     for name, row in rows.items():
-        values = {k: float(np.mean(v)) for k, v in row.items() if k != 'nods'}
-        values['nods_per_min'] = 60.0 * sum(row['nods']) / seconds
-        values['nod_f1'] = nods[name].result()['f1']
-        values['fd'] = measures.frechet_distance(np.concatenate(windows[name]),
-                                                 reference_windows)
+        score = nods[name].result()
+        values = {k: float(np.mean(v)) for k, v in row.items()}
+        values.update({**measures.motion_rms(relative[name], rate),
+                       **measures.nod_statistics(relative[name], rate),
+                       'fd': measures.frechet_motion(relative[name], relative['reference']),
+                       'nod_f1': score['f1'], 'random_nod_f1': score['random_f1']})
         if name in checks:
             check = checks[name]
             values.update({'within_limits': check['within'] / max(check['steps'], 1),
@@ -136,11 +141,13 @@ def evaluate(dataset, checkpoint=None, backend_name='onnxruntime',
 
 def teacher_forced_errors(dataset, checkpoint, warmup_s: float = 1.0) -> dict:
     """Pose L1 of the model's next-frame prediction given the real listener's past, over the
-    held-out listener segments: what the training loss sees, not what a robot does."""
+    held-out listener segments: what the training loss sees, not what a robot does. A mixture
+    model's prediction is its most likely motion (expressiveness 0)."""
     import torch
 
     from lhg_ros.data.extract import load_features
     from lhg_ros.data.segments import listener_segments
+    from lhg_ros.model import mixture
     from lhg_ros.model.checkpoint import load_checkpoint
     from lhg_ros.training.trainer import build_examples, collate, motion_features_torch
 
@@ -157,6 +164,8 @@ def teacher_forced_errors(dataset, checkpoint, warmup_s: float = 1.0) -> dict:
             audio, speaker, poses, targets, mask = collate([example], c, warm)
             with torch.no_grad():
                 predicted = model(audio, speaker, motion_features_torch(poses))
+                if c.mixtures:
+                    predicted = mixture.sample_torch(*predicted, 0.0, None)
             keep = mask[0, :, 0]
             for key, value in measures.pose_errors(predicted[0, keep, 0].numpy(),
                                                    targets[0, keep, 0].numpy()).items():
@@ -166,9 +175,10 @@ def teacher_forced_errors(dataset, checkpoint, warmup_s: float = 1.0) -> dict:
     return values
 
 
-COLUMNS = [('l1_deg', 'L1 (deg)'), ('l1_pitch_deg', 'L1 pitch'), ('speed_mean', 'speed (deg/s)'),
-           ('fd', 'FD'), ('diversity_deg', 'diversity (deg)'), ('rpcc', 'rPCC'),
-           ('nod_f1', 'nod F1'), ('nods_per_min', 'nods/min'),
+COLUMNS = [('l1_deg', 'L1 (deg)'), ('rms_pitch_deg', 'RMS pitch'), ('rms_yaw_deg', 'RMS yaw'),
+           ('rms_roll_deg', 'RMS roll'), ('nods_per_min', 'nods/min'),
+           ('median_nod_deg', 'nod size (deg)'), ('fd', 'FD'), ('nod_f1', 'nod F1'),
+           ('random_nod_f1', 'random F1'), ('rpcc', 'rPCC'),
            ('nods_after_pause', 'nods after a pause'), ('within_limits', 'within limits'),
            ('nonfinite_steps', 'non-finite'), ('drift_deg', 'drift (deg)')]
 
@@ -181,7 +191,7 @@ def _cell(values: dict, key: str) -> str:
         return f'{100 * value:.0f}%'
     if key == 'nonfinite_steps':
         return str(int(value))
-    return f'{value:.3f}' if key in ('rpcc', 'nod_f1') else f'{value:.2f}'
+    return f'{value:.3f}' if key in ('rpcc', 'nod_f1', 'random_nod_f1') else f'{value:.2f}'
 
 
 def table_rows(report: dict) -> list[list[str]]:
@@ -205,7 +215,10 @@ def write_report(report: dict, out: Path) -> list[Path]:
         f"# Listener evaluation (closed loop)\n\n{report['recordings']} held-out recordings, "
         f"{report['minutes']:.1f} min at {report['rate_hz']:g} Hz; each policy feeds on its "
         f"own output after a 1 s warm-up with the real listener. Measures after the warm-up; "
-        f"nod F1 at +-{1000 * report['tolerance_s']:.0f} ms, pooled over all recordings.\n\n"
+        f"nod F1 at +-{1000 * report['tolerance_s']:.0f} ms, pooled over all recordings, beside "
+        "the F1 of as many nods at random times. RMS (about a 2 s running median), nods and "
+        "the Fréchet distance (FD) of the 18-d motion features are pooled, relative to each "
+        "listener's warm-up pose.\n\n"
         + '\n'.join(lines) + note + '\n\n![cross-correlation](cross_correlation.png)\n'
         '![pitch](trajectories.png)\n')
     plt = pyplot()

@@ -63,6 +63,8 @@ def sidecar_info(model: 'ListenerModel', joint_mapping: dict | None = None,
         info['speaker_neutral'] = [float(v) for v in speaker_neutral]
     # The listener pose the model's outputs are read against: its training listeners' mean.
     info['listener_neutral'] = [float(v) for v in model.pose_center.cpu().numpy()]
+    # How far from it the training listeners went (a sampled pose is kept within).
+    info['listener_bound'] = [float(v) for v in model.pose_bound.cpu().numpy()]
     return info
 
 

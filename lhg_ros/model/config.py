@@ -10,6 +10,8 @@ from lhg_ros.features.pose_features import MOTION_DIM, MOTION_RATE, POSE_DIM
 LISTENER_INPUTS = ('motion', 'pose', 'none')
 # The step graph's inputs besides the state, in order.
 MOTION_INPUTS = ('audio', 'speaker', 'listener')
+# The step graph's first output: the next frames' poses, or the mixture they are sampled from.
+PREDICTION = 'prediction'
 
 
 def output_name(state_name: str) -> str:
@@ -50,6 +52,14 @@ class ModelConfig:
     # (lhg_ros.features.pose_features.SlowMeanRemover), so that where the camera sits relative to
     # the speaker does not change what the model does.
     speaker_highpass_s: float = 0.0
+    # Above 0: the output is a mixture of this many Gaussians over the next frames (a
+    # weight, a mean and a spread per frame and degree of freedom each), sampled at run time
+    # (lhg_ros.model.mixture); 0: one pose per frame, the mean of what may happen, which a
+    # loss on the average pulls toward a still head.
+    mixtures: int = 0
+    # A mixture's means start from the listener's own pose leaking toward rest with this time
+    # constant (lhg_ros.model.mixture.mixture_parts; 0: no leak).
+    rest_return_s: float = 2.0
 
     def __post_init__(self):
         ratio = self.audio_rate / self.motion_rate
@@ -65,6 +75,10 @@ class ModelConfig:
                             f'{self.listener_input!r}')
         if self.d_model % self.heads:
             problems.append(f'd_model {self.d_model} is not divisible by heads {self.heads}')
+        if self.rest_return_s < 0:
+            problems.append(f'rest_return_s must be >= 0, got {self.rest_return_s}')
+        if self.mixtures < 0:
+            problems.append(f'mixtures must be 0 (one pose) or more, got {self.mixtures}')
         for name in ('d_model', 'j_layers', 'q_layers', 'r_layers', 'ffn_bottleneck', 'heads',
                      'frames_per_step'):
             if getattr(self, name) < 1:
@@ -79,6 +93,14 @@ class ModelConfig:
     def audio_input_dim(self) -> int:
         """Columns of the model's audio input: the features, then voice activity if used."""
         return self.audio_dim + int(self.voice_activity)
+
+    @property
+    def prediction_shape(self) -> tuple[int, ...]:
+        """Shape of one step's prediction (batch 1): poses (F, 6), or per mixture component
+        a weight logit, F x 6 means and F x 6 spreads (lhg_ros.model.mixture)."""
+        if self.mixtures:
+            return (1, self.mixtures, 1 + 2 * self.frames_per_step * self.pose_dim)
+        return (1, self.frames_per_step, self.pose_dim)
 
     @property
     def audio_per_motion(self) -> int:
@@ -142,7 +164,7 @@ class ModelConfig:
         inputs = {'audio': (1, self.audio_per_step, self.audio_input_dim),
                   'speaker': (1, self.frames_per_step, self.motion_dim),
                   'listener': (1, self.frames_per_step, self.motion_dim), **state}
-        outputs = {'poses': (1, self.frames_per_step, self.pose_dim),
+        outputs = {PREDICTION: self.prediction_shape,
                    **{output_name(name): shape for name, shape in state.items()}}
         return inputs, outputs
 
@@ -158,25 +180,29 @@ class ModelConfig:
         return cls(**data)
 
 
+# What every preset shares (see lhg_ros.training.trainer): the voice activity decision as an
+# input, poses relative to the listener's rest, the listener's own motion fed back (the paper's
+# autoregression) and a mixture of 8 over the next frames, sampled at run time.
+LISTENER = {'voice_activity': True, 'relative_to_rest': True, 'listener_input': 'motion',
+            'mixtures': 8}
+
 PRESETS = {
     # The paper: J = Q = R = 12 blocks, 1,024 units, 256-unit feed-forward bottleneck; ~0.5 B.
     # Its timing too: motion at 12.5 Hz, three 80 ms frames (0.24 s) per step.
     'paper': ModelConfig(d_model=1024, j_layers=12, q_layers=12, r_layers=12,
-                         ffn_bottleneck=256, heads=16, motion_rate=12.5),
+                         ffn_bottleneck=256, heads=16, motion_rate=12.5, **LISTENER),
     # Jetson Orin class, real time on GPU, ~40 M.
     'base': ModelConfig(d_model=512, j_layers=4, q_layers=4, r_layers=4, ffn_bottleneck=128,
-                        heads=8),
+                        heads=8, **LISTENER),
     # CPU and small Jetsons, ~10 M.
     'small': ModelConfig(d_model=256, j_layers=4, q_layers=4, r_layers=4, ffn_bottleneck=64,
-                         heads=4),
-    # The shipped starter model: ~1.3 M; sees the voice activity decision; poses relative to
-    # the listener's rest; no fed-back motion (see lhg_ros.training.trainer).
+                         heads=4, **LISTENER),
+    # The shipped starter model, ~1.4 M: real time on one CPU core.
     'compact': ModelConfig(d_model=128, j_layers=2, q_layers=2, r_layers=2, ffn_bottleneck=64,
-                           heads=4, voice_activity=True, relative_to_rest=True,
-                           listener_input='none'),
+                           heads=4, **LISTENER),
     # Tests and smoke runs.
     'tiny': ModelConfig(d_model=64, j_layers=2, q_layers=2, r_layers=2, ffn_bottleneck=32,
-                        heads=4),
+                        heads=4, **LISTENER),
 }
 
 

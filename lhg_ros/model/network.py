@@ -25,8 +25,15 @@ bounded poses around the training listeners' mean pose: ``center + bound * tanh(
 with ``center`` and ``bound`` per degree of freedom fitted to the training data. Not as
 offsets from the pose at t: offsets add up in closed loop, where the model feeds on its own
 output, and a small bias per step became a drift of hundreds of degrees; a bounded pose
-cannot drift, and is within the range the training listeners used whatever the input. A
-streaming step consumes three motion frames (and the twelve audio frames that start within
+cannot drift, and is within the range the training listeners used whatever the input.
+
+A mixture model (``mixtures`` > 0, lhg_ros.model.mixture) predicts instead a distribution over
+the next three frames that the runtime samples. Its means continue from the listener's own pose
+at t with a leak toward rest (``rest_return_s``), so a sampled step goes on where the head is
+and sampling cannot wander off, and stay within the same bound; it is trained on its own
+samples fed back (lhg_ros.training.trainer).
+
+A streaming step consumes three motion frames (and the twelve audio frames that start within
 them) and returns the prediction of its last token: the next three frames. Motion token t
 sees audio frames up to 4t+3, those that start within it.
 """
@@ -37,6 +44,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lhg_ros.model import mixture
 from lhg_ros.model.config import ModelConfig
 
 MASKED = -1e4  # additive attention mask; finite so fp16 engines do not produce NaN
@@ -127,7 +135,9 @@ class ListenerModel(nn.Module):
         self.r_blocks = nn.ModuleList(Block(c, (c.audio_window, c.motion_window))
                                       for _ in range(c.r_layers))
         self.j_norm, self.q_norm, self.r_norm = (nn.LayerNorm(d) for _ in range(3))
-        self.head = nn.Linear(d, c.frames_per_step * c.pose_dim)
+        per_component = 1 + 2 * c.frames_per_step * c.pose_dim
+        self.head = nn.Linear(d, c.mixtures * per_component if c.mixtures
+                              else c.frames_per_step * c.pose_dim)
         with torch.no_grad():  # start at the mean pose, not at random poses across the bound
             self.head.weight.mul_(0.1)
             self.head.bias.zero_()
@@ -139,6 +149,11 @@ class ListenerModel(nn.Module):
         # Predicted poses lie within pose_bound of pose_center (the listeners' mean pose).
         self.register_buffer('pose_center', torch.zeros(c.pose_dim))
         self.register_buffer('pose_bound', torch.full((c.pose_dim,), 4.0))
+        # A mixture's means leak from the listener's pose toward rest with this time constant.
+        frames_ahead = torch.arange(1, c.frames_per_step + 1) / c.motion_rate
+        self.register_buffer('rest_keep', torch.exp(-frames_ahead / c.rest_return_s)
+                             if c.rest_return_s > 0 else torch.ones(c.frames_per_step),
+                             persistent=False)
         # Streaming caches hold the window plus the frames a step adds before its last query.
         f, ratio = c.frames_per_step, c.audio_per_motion
         self.audio_cache, self.speaker_cache = c.audio_cache, c.speaker_cache
@@ -187,18 +202,27 @@ class ListenerModel(nn.Module):
         normalised = (listener - self.motion_mean) / self.motion_std
         return torch.zeros_like(normalised) if kind == 'none' else normalised
 
-    def _poses(self, hidden):
+    def _predict(self, hidden, listener):
         """Predicted poses (..., F, 6) in radians/metres, within ``pose_bound`` of
-        ``pose_center``."""
+        ``pose_center``; for a mixture model (lhg_ros.model.mixture) its (logits, means,
+        spreads), the means continuing from the listener's pose at the token (when the model
+        takes it) with a leak toward rest, within the same bound."""
         c = self.config
-        raw = self.head(self.r_norm(hidden)).unflatten(-1, (c.frames_per_step, c.pose_dim))
-        return self.pose_center + self.pose_bound * torch.tanh(raw)
+        raw = self.head(self.r_norm(hidden))
+        if not c.mixtures:
+            raw = raw.unflatten(-1, (c.frames_per_step, c.pose_dim))
+            return self.pose_center + self.pose_bound * torch.tanh(raw)
+        anchor = (listener[..., :c.pose_dim] if c.listener_input != 'none'
+                  else self.pose_center.expand(*raw.shape[:-1], c.pose_dim))
+        return mixture.mixture_parts(raw, anchor, self.rest_keep, self.pose_center,
+                                     self.pose_bound, 0.25 * self.pose_bound,
+                                     c.frames_per_step, c.pose_dim)
 
     # -- whole sequences -----------------------------------------------------------------
     def forward(self, audio, speaker, listener):
         """Teacher-forced pass over aligned sequences: audio (B, 4T, 81 or 82 with voice
-        activity), speaker and listener
-        motion (B, T, 18) -> predicted listener poses (B, T, 3, 6): token t predicts frames
+        activity), speaker and listener motion (B, T, 18) -> predicted listener poses
+        (B, T, 3, 6), or a mixture model's (logits, means, spreads): token t predicts frames
         t+1 .. t+3."""
         c = self.config
         b, t, _ = speaker.shape
@@ -230,7 +254,7 @@ class ListenerModel(nn.Module):
                         (*block.cross[1].project(speaker_memory), speaker_recency,
                          speaker_blocked)]
             x, _ = block(x, None, memories)
-        return self._poses(x)
+        return self._predict(x, listener)
 
     # -- streaming -----------------------------------------------------------------------
     def state_shapes(self, batch: int = 1) -> dict[str, tuple[int, ...]]:
@@ -244,9 +268,10 @@ class ListenerModel(nn.Module):
 
     def step(self, audio, speaker, listener, state):
         """One real-time step: audio (B, 12, audio_input_dim), speaker and listener motion
-        (B, 3, 18) of the
-        last three motion frames -> (poses of the next three frames (B, 3, 6), new state).
-        The output equals :meth:`forward` at the last token of the step."""
+        (B, 3, 18) of the last three motion frames -> (poses of the next three frames
+        (B, 3, 6), or a mixture model's prediction (B, K, 1 + 2 * 3 * 6) in the layout of
+        lhg_ros.model.mixture, new state). The output equals :meth:`forward` at the last
+        token of the step."""
         c = self.config
         b = speaker.shape[0]
         new = {}
@@ -290,7 +315,10 @@ class ListenerModel(nn.Module):
                      self.step_audio_recency, audio_blocked),
                     (*cached('r_speaker', layer, block.cross[1], speaker_memory),
                      self.step_speaker_recency, speaker_blocked)])
-        return self._poses(x[:, -1]), new
+        prediction = self._predict(x[:, -1], listener[:, -1])
+        if self.config.mixtures:
+            prediction = mixture.flat(*prediction)
+        return prediction, new
 
 
 def count_parameters(model: nn.Module) -> int:

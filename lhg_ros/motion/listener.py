@@ -18,6 +18,7 @@ import numpy as np
 
 from lhg_ros.features.audio import FEATURE_DIM, STATIC_DIM
 from lhg_ros.features.pose_features import POSE_DIM, MotionFeatureStream, SlowMeanRemover
+from lhg_ros.model import mixture
 from lhg_ros.motion.speech import EnergySpeechDetector
 
 SILENCE_LOG = math.log(float(np.finfo(np.float32).eps))  # Kaldi's floor: -15.94
@@ -40,13 +41,22 @@ class ModelPolicy:
     models trained with it, the voice activity decision per frame: the node's is_speaking when
     known, else an energy detector on the features (a fallback the model was not trained on).
 
+    A mixture model's prediction is sampled (lhg_ros.model.mixture) at ``expressiveness`` (0:
+    the most likely motion; 1: as learned), from a random generator that ``reset`` restarts
+    from ``seed`` (None: a fresh seed each time), so a seeded run is reproducible.
+
     Guard rails: a prediction that is not finite is counted, the model state is reset (it may
     hold the NaN), and the last good pose is held for ``hold_steps`` steps, then neutral.
     """
 
-    def __init__(self, backend, hold_steps: int = 4):
+    def __init__(self, backend, hold_steps: int = 4, expressiveness: float = 1.0,
+                 seed: int | None = None):
+        if not (math.isfinite(expressiveness) and expressiveness >= 0):
+            raise ValueError(f'expressiveness must be a number >= 0, got {expressiveness}')
         self.backend = backend
+        self.expressiveness, self.seed = float(expressiveness), seed
         c = backend.config
+        self.mixtures = c.mixtures
         self.frames_per_step, self.audio_per_motion = c.frames_per_step, c.audio_per_motion
         self.motion_rate = c.motion_rate
         self.uses_voice_activity = c.voice_activity
@@ -58,12 +68,15 @@ class ModelPolicy:
         self.relative_to_rest = c.relative_to_rest
         self.speaker_neutral = np.asarray(info.get('speaker_neutral', motion[:POSE_DIM]),
                                           dtype=np.float64)
+        bound = info.get('listener_bound')
+        self._bound = None if bound is None else np.asarray(bound, dtype=np.float64)
         self.hold_steps = hold_steps
         self.nonfinite_predictions = 0
         self.reset()
 
     def reset(self) -> None:
         self._state = self.backend.initial_state()
+        self._rng = np.random.default_rng(self.seed)
         self._detector = EnergySpeechDetector()
         self._held = np.zeros((self.frames_per_step, POSE_DIM))
         self._bad_steps = 0
@@ -79,8 +92,15 @@ class ModelPolicy:
     def step(self, audio, speaker, listener, speaking=None) -> np.ndarray:
         if self.uses_voice_activity:
             audio = np.concatenate([audio, self._voice_column(audio, speaking)], axis=1)
-        poses, self._state = self.backend.step(audio, speaker, listener, self._state)
-        relative = np.asarray(poses, dtype=np.float64) - self.neutral_pose
+        prediction, self._state = self.backend.step(audio, speaker, listener, self._state)
+        poses = np.asarray(prediction, dtype=np.float64)
+        if self.mixtures:
+            poses = mixture.sample(poses, self.frames_per_step, POSE_DIM, self.expressiveness,
+                                   self._rng)
+            if self._bound is not None:
+                poses = np.clip(poses, self.neutral_pose - self._bound,
+                                self.neutral_pose + self._bound)
+        relative = poses - self.neutral_pose
         self.last_raw = relative
         if np.isfinite(relative).all():
             self._bad_steps = 0

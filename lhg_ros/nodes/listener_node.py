@@ -60,6 +60,13 @@ class ListenerNode(LifecycleNode):
             'backend': declare(self, 'backend', 'auto', 'inference backend; auto = TensorRT '
                                'with a GPU, else ONNX Runtime, else PyTorch', choices=BACKENDS),
             'device': declare(self, 'device', 'cpu', "torch backend device: 'cpu' or 'cuda'"),
+            'expressiveness': declare(
+                self, 'expressiveness', 1.0, 'how freely the model samples its motion: 0 = '
+                'the most likely motion (calm, repetitive), 1 = as learned from the training '
+                'listeners, above 1 = livelier than they were', value_range=(0.0, 2.0)),
+            'seed': declare(self, 'seed', -1, 'seed of the model\'s sampling, for runs that '
+                            'repeat exactly; -1 = a new seed each start',
+                            value_range=(-1, 2 ** 31 - 1)),
             'speaker_source': declare(
                 self, 'speaker_source', 'lhg', "where the speaker comes from: 'lhg' "
                 "(speaker/head_pose and is_speaking, this package's nodes) or 'ros4hri' "
@@ -186,7 +193,9 @@ class ListenerNode(LifecycleNode):
         checkpoint = resolve_checkpoint(self.p['checkpoint'])
         backend = (available_backend() if self.p['backend'] == 'auto'
                    else self.p['backend'])
-        policy = ModelPolicy(load_backend(backend, checkpoint, **self._backend_options(backend)))
+        policy = ModelPolicy(load_backend(backend, checkpoint, **self._backend_options(backend)),
+                             expressiveness=self.p['expressiveness'],
+                             seed=None if self.p['seed'] < 0 else self.p['seed'])
         self.get_logger().info(f'model {checkpoint} on {backend}')
         self.backend_name, self.checkpoint_path = backend, str(checkpoint)
         return policy

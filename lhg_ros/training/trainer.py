@@ -26,13 +26,18 @@ causes separately:
    a model trained on them meets clean inputs in closed loop.
 
 Short differentiable rollouts would address the same as (2) at several times the cost per
-batch. The shipped starter model goes further and takes none of its own motion as input
-(``listener_input: none``): in our runs a model fed its own poses and their differences,
-even with (1)-(3), fell into oscillations of several degrees a few steps after the warm-up,
-because what it learned from the real listener's smooth past (keep moving the way the head
-moves) amplifies its own step-to-step errors. Without that input the head's course lives in
-the R stack's LSTM state, which is the model's own and never differs between training and
-use, so closed loop equals teacher forcing and the training loss is what the robot gets.
+batch.
+
+What made the listener expressive and still autoregressive (issue [1/6]). A model fed its own
+poses and their differences, deterministic and trained on an average loss, fell into
+oscillations a few steps after the warm-up, and one fed nothing of its own motion (the
+previous starter model, ``listener_input: none``) was stable but barely moved: where the
+timing of a nod is uncertain, the best single guess is the average of the possible nods, a
+small bump. The presets now predict a mixture of Gaussians over the next three frames
+(lhg_ros.model.mixture), trained by its negative log-likelihood, with means that start from
+the listener's own pose; the runtime samples it and feeds the sample back. Scheduled sampling
+(2) then feeds back *samples*, as the runtime does, so the model learns to continue and to
+come back from motion like its own, and the bounded range (1) still holds for every sample.
 
 Every epoch the model is run in closed loop on the validation sessions, whole (minutes),
 through the same runtime and ``step()`` the node uses (warm-up with the real listener for
@@ -60,6 +65,7 @@ from lhg_ros.evaluation.closed_loop import selection_score
 from lhg_ros.evaluation.offline import frame_flags
 from lhg_ros.features.normalization import StatsAccumulator
 from lhg_ros.features.pose_features import MOTION_RATE, POSE_DIM, SlowMeanRemover, motion_features
+from lhg_ros.model import mixture
 from lhg_ros.model.checkpoint import load_checkpoint, save_checkpoint
 from lhg_ros.model.config import ModelConfig, preset
 from lhg_ros.model.network import ListenerModel
@@ -138,9 +144,13 @@ def build_examples(dataset: Dataset, segments: list[Segment], config: ModelConfi
     return examples
 
 
+MIN_POSE_BOUND = 1e-3  # rad or m: 0.06 deg, 1 mm
+
+
 def fit_normalization(examples: list[Example]) -> dict:
     """Feature statistics, the listener's mean pose and pose bound (the largest distance from
-    the mean pose seen in training, with a 25% margin) and the speaker's mean pose."""
+    the mean pose seen in training, with a 25% margin; at least half the listeners' standard
+    deviation and 1e-3) and the speaker's mean pose."""
     audio, motion = StatsAccumulator(examples[0].audio.shape[1]), StatsAccumulator(
         examples[0].speaker.shape[1])
     speaker_sum, speaker_count = np.zeros(POSE_DIM), 0
@@ -151,11 +161,15 @@ def fit_normalization(examples: list[Example]) -> dict:
         speaker_sum += ex.speaker_poses.sum(axis=0)
         speaker_count += len(ex.speaker_poses)
     audio_stats, motion_stats = audio.stats(), motion.stats()
-    listener_mean = np.mean(np.concatenate([ex.poses for ex in examples]), axis=0)
-    reach = np.max(np.concatenate([np.abs(ex.poses - listener_mean) for ex in examples]),
-                   axis=0)
+    listener = np.concatenate([ex.poses for ex in examples])
+    listener_mean = listener.mean(axis=0)
+    reach = np.abs(listener - listener_mean).max(axis=0)
+    # The listeners' own spread, not the motion statistics (those pool the speakers' poses,
+    # whose camera distance is no listener motion): a listener who never moves in x keeps a
+    # bound of a millimetre there, not of decimetres.
     return {'audio': audio_stats, 'motion': motion_stats, 'pose_center': listener_mean,
-            'pose_bound': np.maximum(1.25 * reach, 0.5 * motion_stats.std[:POSE_DIM]),
+            'pose_bound': np.maximum(1.25 * reach, np.maximum(0.5 * listener.std(axis=0),
+                                                              MIN_POSE_BOUND)),
             'speaker_neutral': speaker_sum / max(speaker_count, 1)}
 
 
@@ -220,9 +234,15 @@ def smooth_noise(shape, scale: float, generator: torch.Generator, frames: int = 
 def loss_on(model, batch, config, warmup_frames, delta, feedback: float = 0.0,
             noise: float = 0.0, generator: torch.Generator | None = None,
             velocity_weight: float = 0.0) -> torch.Tensor:
-    """Huber loss of the predicted poses (normalised units), plus ``velocity_weight`` times
-    that of their frame-to-frame changes (from the listener's pose at t through the three
-    predicted frames), which keeps steps from jittering against each other."""
+    """The loss of one batch. A mixture model (``config.mixtures``): the negative
+    log-likelihood of the real next frames under the predicted mixture, per frame. Otherwise:
+    Huber loss of the predicted poses (normalised units), plus ``velocity_weight`` times that
+    of their frame-to-frame changes (from the listener's pose at t through the three
+    predicted frames), which keeps steps from jittering against each other.
+
+    With ``feedback`` > 0 the batch is first run without gradients and a share of the steps get
+    the model's own output as their listener input (:func:`fed_back`): for a mixture model a
+    sample of it, what the runtime feeds back."""
     audio, speaker, poses, targets, mask = collate(batch, config, warmup_frames)
     device = next(model.parameters()).device
     audio, speaker, poses = audio.to(device), speaker.to(device), poses.to(device)
@@ -235,14 +255,19 @@ def loss_on(model, batch, config, warmup_frames, delta, feedback: float = 0.0,
         generator = generator or torch.Generator().manual_seed(0)
         with torch.no_grad():
             first = model(audio, speaker, motion_features_torch(poses))
+            if config.mixtures:
+                first = mixture.sample_torch(*first, 1.0, generator)
         phase = int(torch.randint(config.frames_per_step, (1,), generator=generator))
         listener_poses = fed_back(first, poses, feedback, phase, warmup_frames, generator)
-    if noise > 0:
+    if noise > 0:  # in the listeners' own scale (the motion statistics pool the speakers')
         generator = generator or torch.Generator().manual_seed(0)
         listener_poses = listener_poses + smooth_noise(listener_poses.shape, noise, generator
-                                                       ).to(device) * std
+                                                       ).to(device) * 0.25 * core.pose_bound
     predicted = model(audio, speaker, motion_features_torch(listener_poses))
     targets, mask = targets.to(device), mask.to(device)
+    if config.mixtures:
+        nll = mixture.negative_log_likelihood(*predicted, targets, mask)
+        return nll.sum() / mask.sum().clamp(min=1)
 
     def huber(error):
         return torch.nn.functional.huber_loss(error, torch.zeros_like(error), delta=delta,
@@ -394,10 +419,12 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool =
         torch.save({'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
                     'scheduler': scheduler.state_dict(), 'epoch': epoch, 'step': step,
                     'rng': rng, 'best': best, 'generator': generator.get_state()}, state_file)
-        summary = (f"closed loop: L1 {closed['l1_deg']:.2f} deg (still head "
-                   f"{closed['still_l1_deg']:.2f}), nod F1 {closed['nod_f1']:.2f}, within "
-                   f"limits {100 * closed['within_limits']:.0f}%" if closed
-                   else 'no validation sessions')
+        summary = (f"closed loop vs the validation listeners: RMS x{closed['rms_ratio_pitch']:.2f}"
+                   f" / {closed['rms_ratio_yaw']:.2f} / {closed['rms_ratio_roll']:.2f}, nods "
+                   f"x{closed['nod_rate_ratio']:.2f} of size x{closed['nod_size_ratio']:.2f}, "
+                   f"FD {closed['fd_ratio']:.2f} of a still head's, nod F1 "
+                   f"{closed['nod_f1']:.2f}, within limits {100 * closed['within_limits']:.0f}%"
+                   if closed else 'no validation sessions')
         log(f'epoch {epoch}: train loss {np.mean(losses):.4f}, valid loss '
             + (f'{valid:.4f}' if examples['valid'] else 'n/a') + f'; {summary}')
     if rank == 0:
@@ -406,8 +433,9 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool =
     return best_path if best_path.is_file() else out / 'last.safetensors'
 
 
-CLOSED_LOOP_COLUMNS = ('l1_deg', 'still_l1_deg', 'nod_f1', 'nods_per_min', 'within_limits',
-                       'drift_deg')
+CLOSED_LOOP_COLUMNS = ('rms_ratio_pitch', 'rms_ratio_yaw', 'rms_ratio_roll', 'nod_rate_ratio',
+                       'nod_size_ratio', 'fd_ratio', 'nod_f1', 'random_nod_f1', 'nods_per_min',
+                       'within_limits', 'drift_deg', 'l1_deg', 'still_l1_deg')
 LOG_COLUMNS = ('epoch', 'step', 'train_loss', 'valid_loss',
                *(f'cl_{k}' for k in CLOSED_LOOP_COLUMNS), 'cl_score', 'lr', 'seconds')
 
@@ -437,7 +465,8 @@ def closed_loop_validation(model, recordings, speaker_neutral, metadata) -> dict
 
     model.eval()
     info = sidecar_info(model, metadata=metadata, speaker_neutral=speaker_neutral)
-    return evaluate_policy(ModelPolicy(TorchBackend.from_model(model, info)), recordings)
+    return evaluate_policy(ModelPolicy(TorchBackend.from_model(model, info), seed=0),
+                           recordings)
 
 
 @torch.no_grad()
@@ -451,7 +480,8 @@ def evaluate_loss(model, examples, config, warmup_frames, train_config) -> float
 
 
 def plot_losses(log_file: Path, path: Path) -> None:
-    """Losses per epoch and, where there were validation sessions, the closed-loop measures."""
+    """Losses per epoch and, where there were validation sessions, the closed-loop measures
+    against the validation listeners (1 = like them)."""
     from lhg_ros.plotting import pyplot
 
     with open(log_file) as f:
@@ -460,33 +490,32 @@ def plot_losses(log_file: Path, path: Path) -> None:
         return
     plt = pyplot()
     epochs = [int(r['epoch']) for r in rows]
-    closed = [float(r.get('cl_l1_deg', 'nan')) for r in rows]
-    panels = 2 if not all(math.isnan(v) for v in closed) else 1
+
+    def column(name):
+        return [float(r.get(name, 'nan') or 'nan') for r in rows]
+
+    closed = not all(math.isnan(v) for v in column('cl_nod_rate_ratio'))
+    panels = 2 if closed else 1
     fig, axes = plt.subplots(1, panels, figsize=(7 * panels, 4), squeeze=False)
     ax = axes[0, 0]
-    ax.plot(epochs, [float(r['train_loss']) for r in rows], label='train')
-    valid = [float(r['valid_loss']) for r in rows]
+    ax.plot(epochs, column('train_loss'), label='train')
+    valid = column('valid_loss')
     if not all(math.isnan(v) for v in valid):
         ax.plot(epochs, valid, label='valid (teacher-forced)')
     ax.set_xlabel('epoch')
-    ax.set_ylabel('Huber loss (normalised poses)')
-    ax.set_yscale('log')
+    ax.set_ylabel('loss (negative log-likelihood, or Huber)')
     ax.legend()
-    if panels == 2:
+    if closed:
         ax = axes[0, 1]
-        ax.plot(epochs, closed, label='model L1 (deg)')
-        ax.plot(epochs, [float(r['cl_still_l1_deg']) for r in rows], ls='--',
-                label='still head L1 (deg)')
+        for name, label in (('rms_ratio_pitch', 'RMS pitch'), ('rms_ratio_yaw', 'RMS yaw'),
+                            ('rms_ratio_roll', 'RMS roll'), ('nod_rate_ratio', 'nod rate'),
+                            ('nod_size_ratio', 'nod size'), ('fd_ratio', 'FD / still head'),
+                            ('nod_f1', 'nod F1')):
+            ax.plot(epochs, column(f'cl_{name}'), marker='o', label=label)
+        ax.axhspan(0.8, 1.25, color='tab:green', alpha=0.1)
         ax.set_xlabel('epoch')
-        ax.set_ylabel('closed-loop L1 on validation (deg)')
-        twin = ax.twinx()
-        twin.plot(epochs, [float(r['cl_nod_f1']) for r in rows], color='tab:green',
-                  label='nod F1')
-        twin.set_ylim(0, 1)
-        twin.set_ylabel('nod F1 (200 ms)')
-        lines = ax.get_legend_handles_labels()
-        more = twin.get_legend_handles_labels()
-        ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8)
+        ax.set_ylabel('closed loop, model / validation listener')
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
