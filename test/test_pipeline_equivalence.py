@@ -17,11 +17,12 @@ from lhg_ros.motion.nods import NodDetector
 @pytest.fixture(scope='module')
 def through_the_nodes(tmp_path_factory):
     """Real speech (espeak-ng, 5 sentences with pauses) and a moving real face, played by the
-    file nodes in real time to the shipped model's listener and a rule-policy listener."""
+    file nodes in real time to the shipped model's listener (sampling from seed 0, as the
+    replay does) and a rule-policy listener."""
     out = tmp_path_factory.mktemp('pipeline')
     speech, video, duration = make_inputs(out)
     recorder = run_pipeline(speech, video, duration, out,
-                            {'policy': 'model', 'backend': 'onnxruntime'}, COMPARE,
+                            {'policy': 'model', 'backend': 'onnxruntime', 'seed': 0}, COMPARE,
                             report=lambda line: None)
     return speech, video, recorder
 
@@ -45,7 +46,7 @@ def test_the_nodes_and_the_offline_replay_command_the_same_motion(through_the_no
     first = int(np.argmin([abs(b.stamp - listener_origin) for b in blocks]))
     assert abs(blocks[first].stamp - listener_origin) < 1e-3
     joints = JointMap()
-    offline = replay(make_policy(policy, backend='onnxruntime'), joints, blocks[first:],
+    offline = replay(make_policy(policy, backend='onnxruntime', seed=0), joints, blocks[first:],
                      track.times, track.poses, video_offset_s=offset)
     recorded = recorder.joints if policy == 'model' else recorder.compare_joints
     stamps = np.array([s for s, _ in recorded]) - origin

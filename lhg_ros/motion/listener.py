@@ -94,7 +94,9 @@ class ModelPolicy:
             audio = np.concatenate([audio, self._voice_column(audio, speaking)], axis=1)
         prediction, self._state = self.backend.step(audio, speaker, listener, self._state)
         poses = np.asarray(prediction, dtype=np.float64)
-        if self.mixtures:
+        if self.mixtures and not np.isfinite(poses).all():  # the guard below takes it
+            poses = np.full((self.frames_per_step, POSE_DIM), np.nan)
+        elif self.mixtures:
             poses = mixture.sample(poses, self.frames_per_step, POSE_DIM, self.expressiveness,
                                    self._rng)
             if self._bound is not None:
