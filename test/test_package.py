@@ -111,7 +111,8 @@ SOURCES = {
     # ROS4HRI and the launch tests: apt on a distribution; here ../shared/wheels/ros2-launch.
     'hri_msgs': ('hri_msgs', None), 'tf2_msgs': ('tf2_msgs', None),
     'launch_testing': ('launch_testing', None),
-    # Optional in tests (skipped without it): audio_common's message, where installed.
+    # audio_common 4.x messages: optional; in tests from ../shared/wheels/ros2-launch (skipped
+    # without it), as hri_msgs.
     'audio_common_msgs': (None, None),
 }
 

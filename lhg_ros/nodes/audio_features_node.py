@@ -1,13 +1,16 @@
 """audio_features_node: speaker audio -> 81-d FBank features (32FC1 Image) and is_speaking.
 
 Sources (parameter ``source``): ``file`` (WAV/FLAC/OGG, real-time pace or as fast as possible),
-``microphone`` (PyAudio), ``topic`` (``audio_common_msgs``, where that package is installed).
-A timer drains the source and publishes; capture callbacks only queue samples.
+``microphone`` (PyAudio), ``topic`` (``audio_common_msgs`` on ``audio``: the audio_common 4.x
+``AudioStamped`` / ``Audio``, or the ros-drivers 0.3 ``AudioDataStamped`` / ``AudioData``).
+A timer drains the source and publishes; capture callbacks only queue samples. Dropped audio
+(malformed or badly stamped messages, a full queue) is counted on /diagnostics.
 """
 
 import importlib
 import queue
 
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool
@@ -23,24 +26,25 @@ from lhg_ros.nodes.common import (
     image_from_rows,
     mono8_image,
     run,
-    seconds_from_stamp,
     sensor_qos,
 )
 from lhg_ros.sources.audio import (
     PCM_FORMATS,
+    TOPIC_RATE_RANGE,
     AudioChunk,
+    AudioMessageStream,
     AudioSourceError,
     FileAudioSource,
     MicrophoneSource,
-    samples_from_audio_message,
 )
 
 SOURCES = ('file', 'microphone', 'topic')
-TOPIC_TYPES = ('AudioStamped', 'AudioDataStamped', 'AudioData')
+# audio_common 4.x describes its own samples; the ros-drivers 0.3 types need topic.sample_*.
+TOPIC_TYPES = ('AudioStamped', 'Audio', 'AudioDataStamped', 'AudioData')
 
 
 class TopicAudioSource:
-    """Audio from an ``audio_common_msgs`` topic; the callback only queues the samples."""
+    """Audio from an ``audio_common_msgs`` topic; the callback only checks and queues chunks."""
 
     def __init__(self, node: Node, message_type: str, sample_format: str, sample_rate: int,
                  channels: int, max_queued: int = 200):
@@ -49,35 +53,41 @@ class TopicAudioSource:
         except (ImportError, AttributeError):
             raise StartupError(
                 f"source 'topic' with type '{message_type}' needs the audio_common_msgs package "
-                'with that message: apt install ros-$ROS_DISTRO-audio-common-msgs, or use '
-                "source 'microphone' or 'file'") from None
+                'with that message (AudioStamped, Audio: audio_common 4.x; AudioDataStamped, '
+                'AudioData: ros-drivers 0.3): apt install ros-$ROS_DISTRO-audio-common-msgs, or '
+                "use source 'microphone' or 'file'") from None
+        if message_type == 'AudioData' and 'data' not in msg_type.get_fields_and_field_types():
+            raise StartupError("the installed audio_common_msgs is audio_common 4.x, whose "
+                               'AudioData carries no format, rate or channels: use '
+                               'topic.message_type AudioStamped (or Audio)')
         self._node = node
-        self._format, self._rate, self._channels = sample_format, sample_rate, channels
+        self._stream = AudioMessageStream(sample_format, sample_rate, channels)
         self._queue: queue.Queue = queue.Queue(maxsize=max_queued)
-        self.sample_rate = None  # known once the first message arrives
         self.finished = False
         self.dropped = 0
-        node.create_subscription(msg_type, 'audio', self._on_audio, sensor_qos())
+        self.drop_reason = ''
+        # Best effort matches any publisher; the depth rides out a busy executor (50 chunks).
+        node.create_subscription(msg_type, 'audio', self._on_audio, sensor_qos(depth=50))
+
+    @property
+    def sample_rate(self) -> int | None:
+        """The stream's rate, known once the first message is accepted."""
+        return self._stream.sample_rate
 
     def _on_audio(self, msg) -> None:
         try:
-            samples, rate = samples_from_audio_message(msg, self._format, self._rate,
-                                                       self._channels)
-            if self.sample_rate is not None and rate != self.sample_rate:
-                raise ValueError(f'sample rate changed from {self.sample_rate} to {rate} Hz')
+            chunk = self._stream.chunk(msg, self._node.get_clock().now().nanoseconds * 1e-9)
+            self._queue.put_nowait(chunk)
         except ValueError as exc:
-            self._node.get_logger().warning(f'dropped a malformed audio message: {exc}',
-                                            throttle_duration_sec=5.0)
-            return
-        self.sample_rate = rate
-        header = getattr(msg, 'header', None)
-        now = self._node.get_clock().now().nanoseconds * 1e-9
-        start = seconds_from_stamp(header.stamp) if header is not None and header.stamp.sec \
-            else now - len(samples) / rate
-        try:
-            self._queue.put_nowait(AudioChunk(samples, start))
+            self._drop(str(exc))
         except queue.Full:
-            self.dropped += 1
+            self._drop('the node fell behind the audio topic')
+
+    def _drop(self, reason: str) -> None:
+        self.dropped += 1
+        self.drop_reason = reason
+        self._node.get_logger().warning(f'dropped an audio message: {reason}',
+                                        throttle_duration_sec=5.0)
 
     def read(self) -> list[AudioChunk]:
         chunks = []
@@ -144,8 +154,11 @@ class AudioFeaturesNode(Node):
             self._spectrogram = SpectrogramImage(STATIC_DIM)
             self._spectrogram_pub = self.create_publisher(Image, 'audio_features/spectrogram',
                                                           qos)
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._dropped_before = 0
         self.frames_published = 0
         self._timer = self.create_timer(period, self._on_timer)
+        self.create_timer(1.0, self._publish_diagnostics)
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -166,16 +179,19 @@ class AudioFeaturesNode(Node):
             'microphone.channels': declare(self, 'microphone.channels', 1,
                                            'channels to capture (averaged to mono)',
                                            value_range=(1, 8)),
-            'topic.message_type': declare(self, 'topic.message_type', 'AudioStamped',
-                                          'audio_common_msgs message type on the audio topic',
-                                          choices=TOPIC_TYPES),
+            'topic.message_type': declare(
+                self, 'topic.message_type', 'AudioStamped',
+                'audio_common_msgs type on the audio topic: AudioStamped or Audio (audio_common '
+                '4.x, any format, rate and channels), AudioDataStamped or AudioData (0.3)',
+                choices=TOPIC_TYPES),
             'topic.sample_format': declare(self, 'topic.sample_format', 'S16LE',
-                                           'sample format of AudioData bytes',
+                                           "sample format of the 0.3 layout's raw bytes",
                                            choices=tuple(PCM_FORMATS)),
             'topic.sample_rate': declare(self, 'topic.sample_rate', 16000,
-                                         'sample rate of AudioData (Hz)',
-                                         value_range=(8000, 192000)),
-            'topic.channels': declare(self, 'topic.channels', 1, 'channels of AudioData',
+                                         'sample rate of the 0.3 layout (Hz)',
+                                         value_range=TOPIC_RATE_RANGE),
+            'topic.channels': declare(self, 'topic.channels', 1,
+                                      'channels of the 0.3 layout (averaged to mono)',
                                       value_range=(1, 8)),
         }
 
@@ -234,6 +250,25 @@ class AudioFeaturesNode(Node):
                     mono8_image(self._spectrogram.image(), block.stamp, self.frame_id))
         if block.speaking is not None:
             self._speaking_pub.publish(Bool(data=block.speaking))
+
+    def _publish_diagnostics(self) -> None:
+        dropped = self.source.dropped - self._dropped_before  # this period's, not since start
+        self._dropped_before = self.source.dropped
+        status = DiagnosticStatus(name=f'{self.get_name()}: speaker audio',
+                                  hardware_id=self.frame_id)
+        if dropped:
+            status.level = DiagnosticStatus.WARN
+            status.message = f'{dropped} audio chunk(s) dropped: {self.source.drop_reason}'
+        else:
+            status.level, status.message = DiagnosticStatus.OK, 'no audio dropped'
+        values = {'source': self._source_kind, 'sample rate': self.source.sample_rate or '',
+                  'frames published': self.frames_published, 'audio chunks dropped': dropped,
+                  'audio chunks dropped since start': self.source.dropped,
+                  'last drop reason': self.source.drop_reason}
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self._diagnostics_pub.publish(array)
 
     def destroy_node(self) -> None:
         if getattr(self, 'source', None) is not None:  # (start-up may have failed before)

@@ -1,4 +1,6 @@
-"""Audio sources: a WAV/FLAC file (paced in real time or as fast as possible) or a microphone.
+"""Audio sources: a WAV/FLAC file (paced in real time or as fast as possible) or a microphone,
+and the decoding of ``audio_common_msgs`` messages (4.x and 0.3 layouts, duck-typed: no ROS
+import here) for the node's topic source.
 
 A source hands out :class:`AudioChunk` s: raw samples with the capture time of their first
 sample, on the clock the caller passes in (the node's ROS clock).
@@ -13,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from lhg_ros.console import quiet_stderr
+from lhg_ros.stamps import StampWindow
 
 Clock = Callable[[], float]
 
@@ -87,6 +90,7 @@ class FileAudioSource:
         self._start: float | None = None
         self._samples_read = 0
         self.finished = False
+        self.dropped, self.drop_reason = 0, ''  # (as every source has; a file drops nothing)
 
     def read(self) -> list[AudioChunk]:
         now = self._clock()
@@ -168,7 +172,8 @@ class MicrophoneSource:
             self.channels = min(channels, info[2])
             chunk = max(1, int(chunk_s * self.sample_rate))
             self._queue: queue.Queue = queue.Queue(maxsize=max(1, int(max_queued_s / chunk_s)))
-            self.dropped_chunks = 0
+            self.dropped = 0
+            self.drop_reason = ''
             self._clock = clock
             self._stream = self._audio.open(
                 format=pyaudio.paInt16, channels=self.channels, rate=self.sample_rate,
@@ -191,7 +196,8 @@ class MicrophoneSource:
         try:
             self._queue.put_nowait(chunk)
         except queue.Full:  # the consumer stalled: drop rather than block the audio thread
-            self.dropped_chunks += 1
+            self.dropped += 1
+            self.drop_reason = 'the node fell behind the microphone'
         return None, pyaudio.paContinue
 
     def read(self) -> list[AudioChunk]:
@@ -208,9 +214,12 @@ class MicrophoneSource:
         self._audio.terminate()
 
 
-# PortAudio sample-format constants, as carried by audio_common_msgs/AudioInfo.format.
-_PORTAUDIO_FORMATS = {1: 'float32_data', 2: 'int32_data', 8: 'int16_data', 16: 'int8_data',
-                      32: 'uint8_data'}
+# audio_common 4.x: AudioInfo.format is a PortAudio sample-format code, and the samples sit in
+# the AudioData array of that type.
+PORTAUDIO_FORMATS = {1: ('float32_data', np.float32), 2: ('int32_data', np.int32),
+                     8: ('int16_data', np.int16), 16: ('int8_data', np.int8),
+                     32: ('uint8_data', np.uint8)}
+TOPIC_RATE_RANGE = (8000, 192000)  # Hz; resampled to 16 kHz
 PCM_FORMATS = {'S16LE': '<i2', 'S32LE': '<i4', 'F32LE': '<f4', 'U8': 'u1', 'S8': 'i1'}
 
 
@@ -227,24 +236,85 @@ def decode_pcm(data: bytes, sample_format: str, channels: int) -> np.ndarray:
     return np.frombuffer(bytes(data), dtype=dtype).reshape(-1, channels)
 
 
+def _samples_described_by_info(audio_data, info) -> tuple[np.ndarray, int]:
+    """The samples of an audio_common 4.x ``Audio`` (``audio_data`` + ``info``)."""
+    if info.format not in PORTAUDIO_FORMATS:
+        known = ', '.join(f'{code} {np.dtype(dtype).name}'
+                          for code, (_, dtype) in PORTAUDIO_FORMATS.items())
+        raise ValueError(f'unknown PortAudio sample format {info.format} (known: {known})')
+    field, dtype = PORTAUDIO_FORMATS[info.format]
+    misplaced = [name for name, _ in PORTAUDIO_FORMATS.values()
+                 if name != field and len(getattr(audio_data, name))]
+    if misplaced:
+        raise ValueError(f'format {info.format} carries its samples in {field}, but '
+                         f'{misplaced[0]} holds {len(getattr(audio_data, misplaced[0]))} values')
+    values = np.asarray(getattr(audio_data, field), dtype=dtype)
+    if not len(values):
+        raise ValueError(f'no samples ({field} is empty)')
+    if info.channels < 1 or len(values) % info.channels:
+        raise ValueError(f'{len(values)} samples do not split into {info.channels} channel(s)')
+    low, high = TOPIC_RATE_RANGE
+    if not low <= info.rate <= high:
+        raise ValueError(f'sample rate {info.rate} Hz is outside {low}..{high} Hz')
+    return values.reshape(-1, info.channels), int(info.rate)
+
+
 def samples_from_audio_message(msg, sample_format: str, sample_rate: int,
                                channels: int) -> tuple[np.ndarray, int]:
-    """Samples and rate of an ``audio_common_msgs`` message, in either of its two variants.
+    """Samples (n, channels) and rate of an ``audio_common_msgs`` message of either layout.
 
-    ``AudioStamped`` (typed arrays with an ``info`` block) describes itself; ``AudioData`` and
-    ``AudioDataStamped`` (raw bytes) are decoded with the configured format, rate and channels.
-    Raises ``ValueError`` for a message that cannot be audio.
+    audio_common 4.x (``AudioStamped``, ``Audio``): typed arrays described by ``info`` (PortAudio
+    format code, channels, rate). ros-drivers 0.3 (``AudioDataStamped``, ``AudioData``): raw
+    bytes, decoded with the configured format, rate and channels.
+    Raises ``ValueError`` saying why a message cannot be audio.
     """
-    audio = getattr(msg, 'audio', msg)
-    info = getattr(audio, 'info', None)
-    if info is not None and hasattr(audio, 'audio'):  # typed-array variant
-        field = _PORTAUDIO_FORMATS.get(int(info.format))
-        if field is None:
-            raise ValueError(f'unsupported PortAudio sample format {info.format}')
-        values = np.asarray(getattr(audio.audio, field))
-        if info.channels < 1 or len(values) % info.channels:
-            raise ValueError(f'{len(values)} samples do not split into {info.channels} channels')
-        return values.reshape(-1, info.channels), int(info.rate)
-    if hasattr(audio, 'data'):
-        return decode_pcm(audio.data, sample_format, channels), sample_rate
-    raise ValueError(f'{type(msg).__name__} carries no audio data')
+    audio = getattr(msg, 'audio', msg)  # the stamped types hold the audio in ``audio``
+    if hasattr(audio, 'audio_data'):
+        return _samples_described_by_info(audio.audio_data, audio.info)
+    if not hasattr(audio, 'data'):
+        raise ValueError(f'{type(msg).__name__} carries no audio_common audio')
+    samples = decode_pcm(audio.data, sample_format, channels)
+    if not len(samples):
+        raise ValueError('no samples (data is empty)')
+    return samples, sample_rate
+
+
+class AudioMessageStream:
+    """One stream of ``audio_common_msgs`` messages -> :class:`AudioChunk` s.
+
+    The first accepted message fixes the stream's rate and channels. A stamped message's
+    header stamp is the capture time of its first sample, trusted only within ``stamps`` of
+    the caller's clock and only while it moves forward; unstamped messages are taken as
+    captured just before they arrived. ``chunk`` raises ``ValueError`` with the reason for a
+    message that must be dropped; a dropped message leaves the stream as it was.
+    """
+
+    def __init__(self, sample_format: str, sample_rate: int, channels: int,
+                 stamps: StampWindow | None = None):
+        self._configured = (sample_format, sample_rate, channels)  # for the 0.3 layout
+        self.stamps = stamps or StampWindow()
+        self.sample_rate: int | None = None
+        self.channels: int | None = None
+        self._last_stamp = -np.inf
+
+    def chunk(self, msg, now: float) -> AudioChunk:
+        samples, rate = samples_from_audio_message(msg, *self._configured)
+        channels = samples.shape[1]
+        if self.sample_rate is not None and (rate, channels) != (self.sample_rate,
+                                                                  self.channels):
+            raise ValueError(f'the stream is {self.sample_rate} Hz with {self.channels} '
+                             f'channel(s), this message {rate} Hz with {channels} (restart the '
+                             'node for a new stream)')
+        header = getattr(msg, 'header', None)
+        if header is None:
+            first_sample_time = now - len(samples) / rate
+        else:
+            first_sample_time = header.stamp.sec + header.stamp.nanosec * 1e-9
+            if not self.stamps.accept(first_sample_time, now):
+                raise ValueError(self.stamps.last_reason)
+            if first_sample_time <= self._last_stamp:
+                raise ValueError(f'the stamp is {self._last_stamp - first_sample_time:.3g} s '
+                                 "before the previous message's")
+            self._last_stamp = first_sample_time
+        self.sample_rate, self.channels = rate, channels
+        return AudioChunk(samples, first_sample_time)
