@@ -126,10 +126,11 @@ def _add_data_tools(subparsers) -> None:
         parser = subparsers.add_parser(
             name, help=help_text,
             description=f'{help_text[0].upper()}{help_text[1:]}: preset compact (a mixture of '
-                        '8 over the next 3 frames, its own motion fed back), AdamW lr 1e-3, '
+                        '8 over the next 0.48 s, its own motion fed back), AdamW lr 1e-3, '
                         'weight decay 1e-2, cosine annealing, negative log-likelihood, batch '
-                        '16, 10 epochs, 1 s warm-up without loss, scheduled sampling of its own '
-                        'samples on up to half of the steps; every value can be overridden by '
+                        '4, 12 epochs, 1 s warm-up without loss, scheduled sampling of its own '
+                        'samples on up to half of the steps, a fifth of its own motion hidden '
+                        'from it; every value can be overridden by '
                         '--config (YAML/JSON, lhg_ros/models/starter/train.yaml is the recipe '
                         'written out) and the options below.')
         parser.add_argument('--data', required=True, help='dataset manifest')

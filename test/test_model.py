@@ -82,9 +82,12 @@ def test_audio_within_a_motion_frame_is_visible_to_it_but_not_before():
 
 
 MIXTURE = ModelConfig(**{**SMALL_WINDOWS.to_dict(), 'mixtures': 4, 'relative_to_rest': True})
+# The presets' mixture: half a second ahead, in units of the listeners' own movement.
+HORIZON = ModelConfig(**{**MIXTURE.to_dict(), 'horizon_s': 0.48, 'listener_hears': True})
 
 
-@pytest.mark.parametrize('config', [SMALL_WINDOWS, MIXTURE], ids=['poses', 'mixture'])
+@pytest.mark.parametrize('config', [SMALL_WINDOWS, MIXTURE, HORIZON],
+                         ids=['poses', 'mixture', 'horizon'])
 def test_streaming_steps_equal_the_whole_sequence(config):
     model = random_model(config)
     frames = 36  # 1.44 s: past both attention windows
@@ -118,6 +121,36 @@ def test_a_mixture_step_continues_from_the_listeners_own_pose():
     # (a component whose mean sits at the bound either way may not move; the network's own
     # change also sees the input)
     assert shift.mean() > 0.1, shift
+
+
+def test_a_horizon_mixture_covers_half_a_second_in_units_of_the_listeners_movement():
+    """12 frames ahead at 25 Hz; a unit of the network's change moves a mean by the
+    listeners' movement that far ahead, and no spread falls below MIN_SPREAD, even for a
+    degree of freedom the listeners never moved (whose likelihood once froze the network)."""
+    assert HORIZON.predicted_frames == 12 and HORIZON.prediction_shape == (1, 4, 1 + 2 * 72)
+    assert preset('compact').predicted_frames == 12 and preset('paper').predicted_frames == 6
+    model = random_model(HORIZON)
+    scale = torch.full((12, 6), 1e-2)
+    scale[:, 3:] = 1e-7  # never moved
+    model.set_normalization(model.audio_mean, model.audio_std, model.motion_mean,
+                            model.motion_std, torch.zeros(6), torch.full((6,), 0.5), scale)
+    raw = torch.zeros(1, 4 * (1 + 2 * 72))
+    raw.view(4, -1)[:, 1] = 1.0  # one unit of pitch change at frame 1 ...
+    raw.view(4, -1)[:, 1 + 72:] = -30.0  # ... and the least spreads
+    anchor = torch.zeros(1, 18)
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.copy_(raw[0])
+        _, means, spreads = model._predict(torch.zeros(1, HORIZON.d_model), anchor)
+    assert means.shape == (1, 4, 12, 6)
+    torch.testing.assert_close(means[0, :, 0, 0], torch.full((4,), 1e-2))
+    floor = torch.tensor(mixture.MIN_SPREAD)
+    assert (spreads >= floor * 0.999).all() and spreads[..., 3:].max() < 3e-4
+    prediction = mixture.flat(*model._predict(torch.zeros(1, HORIZON.d_model), anchor))
+    step = mixture.sample(prediction[0].detach().numpy(), 12, 6, 0.0, None)
+    assert step.shape == (12, 6)
+    with pytest.raises(ValueError, match='horizon_s'):
+        ModelConfig(horizon_s=0.48)  # a horizon needs a mixture
 
 
 def test_sampling_follows_the_weights_and_the_seed_and_zero_is_the_most_likely():

@@ -75,6 +75,24 @@ def test_the_model_feeds_on_its_own_motion_and_samples_it(policy):
         ModelPolicy(policy.backend, expressiveness=-1.0)
 
 
+def test_the_model_listens_it_nods_with_speech_and_keeps_still_in_silence(tmp_path):
+    """The first mixture model moved the same in silence as in speech (24 and 28 nods a
+    minute): it had learned how a head moves, not when. Closed loop as the node runs it
+    (sampling, feeding on its own samples), on generated speech with pauses and on room noise.
+    """
+    from lhg_ros.evaluation.closed_loop import evaluate_policy, generated_speech
+
+    backend = load_backend('onnxruntime', STARTER)
+    speech = generated_speech(120.0, tmp_path, seed=7, listener=True)
+    silence = generated_speech(120.0, tmp_path, seed=8, silent=True)
+    talk = evaluate_policy(ModelPolicy(backend, seed=0), [speech])
+    quiet = evaluate_policy(ModelPolicy(backend, seed=0), [silence])
+    assert talk['nods_per_min'] >= 15, talk  # (the reference listener: about 30)
+    # (the first mixture model: 0.9x the nods and 0.95x the pitch RMS in silence)
+    assert quiet['nods_per_min'] <= 0.6 * talk['nods_per_min'], (quiet, talk)
+    assert quiet['rms_pitch_deg'] <= 0.6 * talk['rms_pitch_deg'], (quiet, talk)
+
+
 def test_a_non_finite_prediction_is_counted_held_then_neutral(policy):
     good = np.zeros((12, 81), np.float32)
     motion = np.zeros((3, 18), np.float32)

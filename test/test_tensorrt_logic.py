@@ -225,7 +225,7 @@ def test_the_step_io_matches_the_exported_onnx_graph():
     graph_outputs = {o.name: tuple(o.shape) for o in session.get_outputs()}
     assert graph_outputs == outputs
     assert graph_inputs == inputs, 'the shipped model takes every input, its own motion too'
-    assert outputs['prediction'] == (1, config.mixtures, 1 + 2 * 3 * 6)
+    assert outputs['prediction'] == (1, config.mixtures, 1 + 2 * config.predicted_frames * 6)
 
 
 @pytest.mark.skipif(cuda_devices() > 0, reason='a CUDA device is visible here')

@@ -122,6 +122,48 @@ def test_the_paper_timing_with_its_motion_fed_back_holds_for_five_minutes(corpus
     assert checkpoint.name == 'best.safetensors'
 
 
+def test_the_listeners_movement_sets_the_mixtures_unit():
+    """fit_normalization's change_scale: the RMS movement k frames ahead, growing with k for a
+    head that sways, at the floor for a degree of freedom that never moved."""
+    from lhg_ros.training.trainer import MIN_CHANGE_SCALE, Example, fit_normalization
+
+    t = np.arange(500) / 25.0
+    poses = np.zeros((500, 6))
+    poses[:, 0] = np.radians(3.0) * np.sin(2 * np.pi * 0.5 * t)
+    example = Example(np.zeros((2000, 82)), np.zeros((500, 18)), np.zeros((500, 18)), poses,
+                      np.zeros((500, 6)))
+    scale = fit_normalization([example])['change_scale']
+    assert scale.shape == (50, 6)
+    assert np.all(np.diff(scale[:25, 0]) > 0), 'further ahead, further moved (up to 1 s)'
+    # 1 frame of a 3 deg, 0.5 Hz sway: RMS 3 * 2 pi * 0.5 / 25 / sqrt 2 deg
+    assert np.degrees(scale[0, 0]) == pytest.approx(3 * np.pi / 25 / np.sqrt(2), rel=0.02)
+    assert np.all(scale[:, 1:] == MIN_CHANGE_SCALE)
+
+
+def test_listener_dropout_hides_the_models_own_motion_but_not_its_pose():
+    """A hidden token's own motion does not reach R: inputs that differ only in their
+    motion features give the same prediction (the means still continue from the pose)."""
+    import torch
+
+    from lhg_ros.model.config import preset
+    from lhg_ros.model.network import ListenerModel
+
+    torch.manual_seed(0)
+    model = ListenerModel(preset('tiny')).eval()
+    g = torch.Generator().manual_seed(1)
+    audio, speaker = torch.randn(1, 48, 82, generator=g), torch.randn(1, 12, 18, generator=g)
+    own = torch.randn(1, 12, 18, generator=g)
+    other = own.clone()
+    other[..., 6:] += 1.0  # the same poses, other differences
+    hidden = torch.ones(1, 12, dtype=torch.bool)
+    with torch.no_grad():
+        a, b = model(audio, speaker, own, hidden), model(audio, speaker, other, hidden)
+        seen = model(audio, speaker, other)
+    for x, y in zip(a, b, strict=True):
+        torch.testing.assert_close(x, y)
+    assert not torch.allclose(a[0], seen[0]), 'without hiding, the motion reaches R'
+
+
 def test_scheduled_sampling_feeds_back_what_the_runtime_would():
     """Frame s of a step starting at b comes from token b - 1's prediction s - b ahead, as
     ListenerRuntime feeds a step's predictions back as the next step's listener input."""

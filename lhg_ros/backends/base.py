@@ -35,8 +35,9 @@ class Backend(ABC):
     def step(self, audio: np.ndarray, speaker: np.ndarray, listener: np.ndarray, state
              ) -> tuple[np.ndarray, object]:
         """audio (12, 81), speaker and listener motion (3, 18) -> (prediction, state): the
-        next poses (3, 6), or a mixture model's distribution over them (K, 1 + 2 * 3 * 6),
-        sampled by the caller (lhg_ros.model.mixture)."""
+        next poses (3, 6), or a mixture model's distribution over its next H frames (K,
+        1 + 2 * H * 6; H: ``config.predicted_frames``), sampled by the caller
+        (lhg_ros.model.mixture), who uses the first 3."""
 
     @abstractmethod
     def close(self) -> None:

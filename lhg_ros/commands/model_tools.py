@@ -47,7 +47,7 @@ def time_steps(backend, steps: int, seed: int = 0) -> np.ndarray:
         start = time.perf_counter()
         prediction, state = backend.step(audio, speaker, listener, state)
         if c.mixtures:
-            mixture.sample(prediction, c.frames_per_step, c.pose_dim, 1.0, rng)
+            mixture.sample(prediction, c.predicted_frames, c.pose_dim, 1.0, rng)
         times.append(time.perf_counter() - start)
     return np.array(times[3:])
 

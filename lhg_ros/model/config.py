@@ -31,7 +31,7 @@ class ModelConfig:
     audio_dim: int = AUDIO_DIM
     motion_dim: int = MOTION_DIM
     pose_dim: int = POSE_DIM
-    frames_per_step: int = 3  # listener frames predicted per step
+    frames_per_step: int = 3  # motion frames a step consumes and commands
     audio_rate: float = AUDIO_RATE
     motion_rate: float = MOTION_RATE
     audio_window_s: float = 2.0  # how far back cross-attention sees the speech
@@ -48,6 +48,11 @@ class ModelConfig:
     # differences, the paper), 'pose' (the pose, differences zeroed) or 'none' (nothing: the
     # head's course lives in R's LSTM state, and closed loop equals teacher forcing).
     listener_input: str = 'motion'
+    # R's input also carries the speech at each token (Q's output plus J's at the token's last
+    # audio frame, as with listener_input 'none'), not only by cross-attention: R's LSTM then
+    # follows how long the speaker has talked or been quiet as directly as it follows its own
+    # past, and a model fed its own motion cannot learn to ignore the speech as easily.
+    listener_hears: bool = False
     # Above 0: the speaker's poses minus their running mean over about this many seconds
     # (lhg_ros.features.pose_features.SlowMeanRemover), so that where the camera sits relative to
     # the speaker does not change what the model does.
@@ -60,6 +65,12 @@ class ModelConfig:
     # A mixture's means start from the listener's own pose leaking toward rest with this time
     # constant (lhg_ros.model.mixture.mixture_parts; 0: no leak).
     rest_return_s: float = 2.0
+    # A mixture predicts this far ahead (at least a step; 0: a step), of which a step uses
+    # its first frames_per_step. Why: over one step (120 ms) the next frames are the
+    # pose so far plus a little, whatever was said, so a likelihood over one step cannot tell
+    # a model that listens from one that does not; over half a second it can (a nod coming or
+    # not), and that is what the mixture's components then stand for.
+    horizon_s: float = 0.0
 
     def __post_init__(self):
         ratio = self.audio_rate / self.motion_rate
@@ -79,6 +90,9 @@ class ModelConfig:
             problems.append(f'rest_return_s must be >= 0, got {self.rest_return_s}')
         if self.mixtures < 0:
             problems.append(f'mixtures must be 0 (one pose) or more, got {self.mixtures}')
+        if not 0 <= self.horizon_s <= 2.0 or (self.horizon_s > 0 and not self.mixtures):
+            problems.append(f'horizon_s must be 0, or up to 2 s for a mixture model, got '
+                            f'{self.horizon_s}')
         for name in ('d_model', 'j_layers', 'q_layers', 'r_layers', 'ffn_bottleneck', 'heads',
                      'frames_per_step'):
             if getattr(self, name) < 1:
@@ -95,11 +109,17 @@ class ModelConfig:
         return self.audio_dim + int(self.voice_activity)
 
     @property
+    def predicted_frames(self) -> int:
+        """Frames ahead a token predicts: ``horizon_s``'s, at least a step's."""
+        return max(round(self.horizon_s * self.motion_rate), self.frames_per_step)
+
+    @property
     def prediction_shape(self) -> tuple[int, ...]:
         """Shape of one step's prediction (batch 1): poses (F, 6), or per mixture component
-        a weight logit, F x 6 means and F x 6 spreads (lhg_ros.model.mixture)."""
+        a weight logit, H x 6 means and H x 6 spreads (H: ``predicted_frames``;
+        lhg_ros.model.mixture)."""
         if self.mixtures:
-            return (1, self.mixtures, 1 + 2 * self.frames_per_step * self.pose_dim)
+            return (1, self.mixtures, 1 + 2 * self.predicted_frames * self.pose_dim)
         return (1, self.frames_per_step, self.pose_dim)
 
     @property
@@ -184,7 +204,7 @@ class ModelConfig:
 # input, poses relative to the listener's rest, the listener's own motion fed back (the paper's
 # autoregression) and a mixture of 8 over the next frames, sampled at run time.
 LISTENER = {'voice_activity': True, 'relative_to_rest': True, 'listener_input': 'motion',
-            'mixtures': 8}
+            'listener_hears': True, 'mixtures': 8, 'horizon_s': 0.48}
 
 PRESETS = {
     # The paper: J = Q = R = 12 blocks, 1,024 units, 256-unit feed-forward bottleneck; ~0.5 B.
@@ -197,7 +217,7 @@ PRESETS = {
     # CPU and small Jetsons, ~10 M.
     'small': ModelConfig(d_model=256, j_layers=4, q_layers=4, r_layers=4, ffn_bottleneck=64,
                          heads=4, **LISTENER),
-    # The shipped starter model, ~1.4 M: real time on one CPU core.
+    # The shipped starter model, ~1.5 M: real time on one CPU core.
     'compact': ModelConfig(d_model=128, j_layers=2, q_layers=2, r_layers=2, ffn_bottleneck=64,
                            heads=4, **LISTENER),
     # Tests and smoke runs.

@@ -4,8 +4,10 @@ Why a distribution. Where the timing of a nod is uncertain, the single pose that
 average loss is the average of the nods that might happen: a small bump, or a still head
 (regression to the mean; MoGlow, Henter et al. 2020). A mixture keeps each possible course of
 the head as a component with its own weight, so sampling one gives a whole nod, at one time,
-of its full size. Each component covers the step's F frames at once (mean and spread per frame
-and degree of freedom), so a sampled step is one coherent movement, not F independent draws.
+of its full size. Each component covers the next F frames at once (the model's
+``predicted_frames``: 12, 0.48 s, for the presets; mean and spread per frame and degree of
+freedom), so a sampled course is one coherent movement, not F independent draws; a step uses
+its first frames.
 
 Layout of one step's prediction (K, 1 + 2 F P), K components: ``[logit, means (F P), spreads
 (F P)]``, means in the model's pose units (radians, metres), spreads as standard deviations in
@@ -16,10 +18,17 @@ happens here, outside the graph (numpy, no torch), identically for every backend
 sharpened as ``softmax(logit / expressiveness)`` and the spread is multiplied by it; 0 takes
 the most likely component's mean (the most likely motion), 1 samples the distribution the
 model learned, above 1 exaggerates it. One normal draw per degree of freedom serves all F
-frames of a step: what varies within 120 ms is the whole course, not white noise per frame.
+frames: what varies is the whole course, not white noise per frame.
 """
 
 import numpy as np
+
+# The least spread of a component, per degree of freedom (pitch, yaw, roll in rad; x, y, z in
+# m): 0.02 deg and 0.2 mm, below what a camera or a motor resolves. A spread relative to the
+# data alone collapses where the training listeners never moved (the starter corpus's head
+# positions): a millionth of a metre, whose likelihood then swamps every other gradient, and
+# the clipped update leaves the network unable to move anything else.
+MIN_SPREAD = (3.5e-4, 3.5e-4, 3.5e-4, 2e-4, 2e-4, 2e-4)
 
 
 def split(prediction: np.ndarray, frames: int, dof: int):
@@ -41,20 +50,28 @@ def sample(prediction: np.ndarray, frames: int, dof: int, expressiveness: float,
     return means[k] + expressiveness * spreads[k] * rng.standard_normal(dof)[None]
 
 
-def mixture_parts(raw, anchor, keep, center, bound, scale, frames: int, dof: int):
+def mixture_parts(raw, anchor, keep, center, bound, scale, frames: int, dof: int,
+                  change_scale=None, min_spread=None):
     """Torch: the network's raw head output (..., K (1 + 2FP)) -> (logits (..., K), means
     (..., K, F, P), spreads (..., K, F, P)).
 
     Means continue from ``anchor`` (..., P), the listener's pose the step starts from, with a
     leak toward ``center`` (the rest pose): frame k's mean is ``center + keep[k] * (anchor -
-    center)`` plus a learned change of at most ``bound``, clamped to ``center +- bound``. Why:
-    poses predicted from scratch each step ignored the model's own past early in training and
-    jumped between samples (3-4 deg RMS of jitter in yaw and roll); plain changes from the
-    anchor continue the motion but add up to a random walk (the head wandered 8-9 deg off rest
-    within two minutes). The leak turns that walk into motion around rest, as a person's head
-    is, and the model can learn to hold a pose against it. Spreads are at least 1% of
-    ``scale`` (per degree of freedom, from the training listeners' range), so a component never
-    collapses to a point, and a degree of freedom the listeners never moved keeps a tiny one."""
+    center)`` plus a learned change, clamped to ``center +- bound``. Why: poses predicted from
+    scratch each step ignored the model's own past early in training and jumped between
+    samples (3-4 deg RMS of jitter in yaw and roll); plain changes from the anchor continue the
+    motion but add up to a random walk (the head wandered 8-9 deg off rest within two minutes).
+    The leak turns that walk into motion around rest, as a person's head is, and the model can
+    learn to hold a pose against it.
+
+    The change, and the spread, are in units of ``change_scale`` (F, P): how far the training
+    listeners' heads moved k frames ahead (RMS), so that one unit of the network's output is a
+    typical movement, and spreads are at least ``min_spread`` (P,) (:data:`MIN_SPREAD`, a
+    buffer of the model's so that no step copies a constant to the device). Without it (older
+    models) the change is ``bound * tanh`` and the spread in units of ``scale``, at least 1% of
+    it: a unit of output then spans the whole range of the head (20-30 deg), and where the
+    listeners never moved the spread shrank to nothing; both taught the network to keep its
+    output still (a constant state: mixture weights and spreads that ignore the input)."""
     import torch
 
     k = raw.shape[-1] // (1 + 2 * frames * dof)
@@ -63,10 +80,14 @@ def mixture_parts(raw, anchor, keep, center, bound, scale, frames: int, dof: int
     logits = raw[..., 0]
     change = raw[..., 1:1 + n].unflatten(-1, (frames, dof))
     start = center + keep[:, None] * (anchor - center).unsqueeze(-2)  # (..., F, P)
-    means = start.unsqueeze(-3) + bound * torch.tanh(change)
+    spread = torch.nn.functional.softplus(raw[..., 1 + n:].unflatten(-1, (frames, dof)))
+    if change_scale is None:
+        means = start.unsqueeze(-3) + bound * torch.tanh(change)
+        spreads = scale * (spread + 0.01)
+    else:
+        means = start.unsqueeze(-3) + change_scale * change
+        spreads = change_scale * spread + min_spread
     means = torch.maximum(torch.minimum(means, center + bound), center - bound)
-    spreads = scale * (torch.nn.functional.softplus(raw[..., 1 + n:].unflatten(-1, (frames, dof)))
-                       + 0.01)
     return logits, means, spreads
 
 

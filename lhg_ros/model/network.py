@@ -28,13 +28,15 @@ output, and a small bias per step became a drift of hundreds of degrees; a bound
 cannot drift, and is within the range the training listeners used whatever the input.
 
 A mixture model (``mixtures`` > 0, lhg_ros.model.mixture) predicts instead a distribution over
-the next three frames that the runtime samples. Its means continue from the listener's own pose
-at t with a leak toward rest (``rest_return_s``), so a sampled step goes on where the head is
-and sampling cannot wander off, and stay within the same bound; it is trained on its own
-samples fed back (lhg_ros.training.trainer).
+the next ``horizon_s`` (0.48 s: 12 frames at 25 Hz) that the runtime samples, using the first
+three. Its means continue from the listener's own pose at t with a leak toward rest
+(``rest_return_s``), so a sampled step goes on where the head is and sampling cannot wander
+off, and stay within the same bound; it is trained on its own samples fed back
+(lhg_ros.training.trainer).
 
 A streaming step consumes three motion frames (and the twelve audio frames that start within
-them) and returns the prediction of its last token: the next three frames. Motion token t
+them) and returns the prediction of its last token: the next three frames (a mixture's: the
+next ``predicted_frames``, of which the runtime commands three). Motion token t
 sees audio frames up to 4t+3, those that start within it.
 """
 
@@ -135,7 +137,7 @@ class ListenerModel(nn.Module):
         self.r_blocks = nn.ModuleList(Block(c, (c.audio_window, c.motion_window))
                                       for _ in range(c.r_layers))
         self.j_norm, self.q_norm, self.r_norm = (nn.LayerNorm(d) for _ in range(3))
-        per_component = 1 + 2 * c.frames_per_step * c.pose_dim
+        per_component = 1 + 2 * c.predicted_frames * c.pose_dim
         self.head = nn.Linear(d, c.mixtures * per_component if c.mixtures
                               else c.frames_per_step * c.pose_dim)
         with torch.no_grad():  # start at the mean pose, not at random poses across the bound
@@ -149,10 +151,17 @@ class ListenerModel(nn.Module):
         # Predicted poses lie within pose_bound of pose_center (the listeners' mean pose).
         self.register_buffer('pose_center', torch.zeros(c.pose_dim))
         self.register_buffer('pose_bound', torch.full((c.pose_dim,), 4.0))
+        if c.mixtures and c.horizon_s:  # (models before it: the bound is the unit)
+            # How far the training listeners moved k = 1 .. H frames ahead (RMS): the unit of
+            # the mixture's changes and spreads (lhg_ros.model.mixture.mixture_parts).
+            self.register_buffer('change_scale', torch.full((c.predicted_frames, c.pose_dim),
+                                                            0.01))
+            self.register_buffer('min_spread', torch.tensor(mixture.MIN_SPREAD[:c.pose_dim]),
+                                 persistent=False)
         # A mixture's means leak from the listener's pose toward rest with this time constant.
-        frames_ahead = torch.arange(1, c.frames_per_step + 1) / c.motion_rate
+        frames_ahead = torch.arange(1, c.predicted_frames + 1) / c.motion_rate
         self.register_buffer('rest_keep', torch.exp(-frames_ahead / c.rest_return_s)
-                             if c.rest_return_s > 0 else torch.ones(c.frames_per_step),
+                             if c.rest_return_s > 0 else torch.ones(c.predicted_frames),
                              persistent=False)
         # Streaming caches hold the window plus the frames a step adds before its last query.
         f, ratio = c.frames_per_step, c.audio_per_motion
@@ -168,9 +177,11 @@ class ListenerModel(nn.Module):
 
     # -- normalisation -------------------------------------------------------------------
     def set_normalization(self, audio_mean, audio_std, motion_mean, motion_std,
-                          pose_center=None, pose_bound=None) -> None:
+                          pose_center=None, pose_bound=None, change_scale=None) -> None:
         """Feature statistics of the training data; the listeners' mean pose ``pose_center``
-        (6,) defaults to the motion mean, ``pose_bound`` (6,) to four standard deviations."""
+        (6,) defaults to the motion mean, ``pose_bound`` (6,) to four standard deviations;
+        ``change_scale`` (H, 6), for a model that has one: the listeners' RMS movement k
+        frames ahead."""
         n = self.config.pose_dim
         if pose_center is None:
             pose_center = np.asarray(motion_mean, dtype=np.float64)[:n]
@@ -180,16 +191,27 @@ class ListenerModel(nn.Module):
                             ('motion_mean', motion_mean), ('motion_std', motion_std),
                             ('pose_center', pose_center), ('pose_bound', pose_bound)):
             getattr(self, name).copy_(torch.as_tensor(np.asarray(value), dtype=torch.float32))
+        if change_scale is not None and hasattr(self, 'change_scale'):
+            self.change_scale.copy_(torch.as_tensor(np.asarray(change_scale)[
+                :self.config.predicted_frames], dtype=torch.float32))
 
-    def _r_input(self, listener, audio_memory, speaker_memory):
-        """What R runs over, per motion token: the listener's own motion embedded, or, with
-        ``listener_input`` 'none', the speaker's state itself: Q's output plus J's output at
-        the token's last audio frame, so R's LSTM follows the speech (how long since it
-        stopped) without having to find it by attention first."""
+    def _r_input(self, listener, audio_memory, speaker_memory, hidden=None):
+        """What R runs over, per motion token: the listener's own motion embedded, plus, with
+        ``listener_hears`` (and always with ``listener_input`` 'none', which has nothing else),
+        the speaker's state itself: Q's output plus J's output at the token's last audio
+        frame, so R's LSTM follows the speech (how long since it stopped) without having to
+        find it by attention first. ``hidden`` (B, T) bool, training only: tokens whose own
+        motion R does not see (lhg_ros.training.trainer, listener dropout)."""
+        per = self.config.audio_per_motion
         if self.config.listener_input == 'none':
-            per = self.config.audio_per_motion
             return speaker_memory + audio_memory[:, per - 1::per]
-        return self.embed_listener(self._listener_features(listener))
+        own = self._listener_features(listener)
+        if hidden is not None:
+            own = own.masked_fill(hidden[..., None], 0.0)
+        own = self.embed_listener(own)
+        if self.config.listener_hears:
+            return own + speaker_memory + audio_memory[:, per - 1::per]
+        return own
 
     def _listener_features(self, listener):
         """The normalised listener input, as much of it as ``listener_input`` lets through."""
@@ -216,14 +238,18 @@ class ListenerModel(nn.Module):
                   else self.pose_center.expand(*raw.shape[:-1], c.pose_dim))
         return mixture.mixture_parts(raw, anchor, self.rest_keep, self.pose_center,
                                      self.pose_bound, 0.25 * self.pose_bound,
-                                     c.frames_per_step, c.pose_dim)
+                                     c.predicted_frames, c.pose_dim,
+                                     getattr(self, 'change_scale', None),
+                                     getattr(self, 'min_spread', None))
 
     # -- whole sequences -----------------------------------------------------------------
-    def forward(self, audio, speaker, listener):
-        """Teacher-forced pass over aligned sequences: audio (B, 4T, 81 or 82 with voice
-        activity), speaker and listener motion (B, T, 18) -> predicted listener poses
-        (B, T, 3, 6), or a mixture model's (logits, means, spreads): token t predicts frames
-        t+1 .. t+3."""
+    def forward(self, audio, speaker, listener, hidden=None):
+        """Teacher-forced pass over aligned sequences: audio (B, 4T, 81 or 82 with voice activity),
+        speaker and listener motion (B, T, 18) -> predicted listener poses (B, T, 3, 6), or
+        a mixture model's (logits, means, spreads) over (B, T, K, H, 6): token t predicts
+        frames t+1 .. t+3 (t+H, H the mixture's ``predicted_frames``). ``hidden`` (B, T)
+        bool: tokens whose own motion R's input leaves out (the means still continue from
+        it), for training with listener dropout."""
         c = self.config
         b, t, _ = speaker.shape
         if audio.shape[1] != t * c.audio_per_motion:
@@ -248,7 +274,7 @@ class ListenerModel(nn.Module):
             x, _ = block(x, None, [(k, v, audio_recency, audio_blocked)])
         speaker_memory = self.q_norm(x)
 
-        x = self._r_input(listener, audio_memory, speaker_memory)
+        x = self._r_input(listener, audio_memory, speaker_memory, hidden)
         for block in self.r_blocks:
             memories = [(*block.cross[0].project(audio_memory), audio_recency, audio_blocked),
                         (*block.cross[1].project(speaker_memory), speaker_recency,
@@ -269,7 +295,7 @@ class ListenerModel(nn.Module):
     def step(self, audio, speaker, listener, state):
         """One real-time step: audio (B, 12, audio_input_dim), speaker and listener motion
         (B, 3, 18) of the last three motion frames -> (poses of the next three frames
-        (B, 3, 6), or a mixture model's prediction (B, K, 1 + 2 * 3 * 6) in the layout of
+        (B, 3, 6), or a mixture model's prediction (B, K, 1 + 2 * H * 6) in the layout of
         lhg_ros.model.mixture, new state). The output equals :meth:`forward` at the last
         token of the step."""
         c = self.config

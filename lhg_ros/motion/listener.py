@@ -58,6 +58,8 @@ class ModelPolicy:
         c = backend.config
         self.mixtures = c.mixtures
         self.frames_per_step, self.audio_per_motion = c.frames_per_step, c.audio_per_motion
+        # A mixture's course covers this many frames; a step commands its first frames_per_step.
+        self._predicted_frames = c.predicted_frames
         self.motion_rate = c.motion_rate
         self.uses_voice_activity = c.voice_activity
         self.speaker_highpass_s = c.speaker_highpass_s
@@ -97,8 +99,8 @@ class ModelPolicy:
         if self.mixtures and not np.isfinite(poses).all():  # the guard below takes it
             poses = np.full((self.frames_per_step, POSE_DIM), np.nan)
         elif self.mixtures:
-            poses = mixture.sample(poses, self.frames_per_step, POSE_DIM, self.expressiveness,
-                                   self._rng)
+            poses = mixture.sample(poses, self._predicted_frames, POSE_DIM,
+                                   self.expressiveness, self._rng)[:self.frames_per_step]
             if self._bound is not None:
                 poses = np.clip(poses, self.neutral_pose - self._bound,
                                 self.neutral_pose + self._bound)

@@ -1,10 +1,10 @@
 """Training on listener segments, validated in closed loop, and listener-specific fine-tuning.
 
-Each motion token t of a segment predicts the listener's next three poses; the loss (Huber,
-normalised pose units) covers all three, from ``warmup_s`` on (the first second only warms
-the model up, as in the paper). AdamW with cosine annealing over all steps. Checkpoints are
-the inference format (lhg_ros.model.checkpoint) with the feature normalisation fitted on the
-training sessions; ``trainer_state.pt`` beside them makes ``resume`` continue exactly.
+Each motion token t of a segment predicts the listener's next poses (three, or for a mixture
+model its ``horizon_s``); the loss covers them all, from ``warmup_s`` on (the first second only
+warms the model up, as in the paper). AdamW with cosine annealing over all steps. Checkpoints
+are the inference format (lhg_ros.model.checkpoint) with the feature normalisation fitted on
+the training sessions; ``trainer_state.pt`` beside them makes ``resume`` continue exactly.
 
 Why a model trained only with teacher forcing drifted, and what we do about it. In use the
 model feeds on its own output; with teacher forcing it only ever saw the real listener's
@@ -33,11 +33,27 @@ poses and their differences, deterministic and trained on an average loss, fell 
 oscillations a few steps after the warm-up, and one fed nothing of its own motion (the
 previous starter model, ``listener_input: none``) was stable but barely moved: where the
 timing of a nod is uncertain, the best single guess is the average of the possible nods, a
-small bump. The presets now predict a mixture of Gaussians over the next three frames
+small bump. The presets now predict a mixture of Gaussians over the next 0.48 s
 (lhg_ros.model.mixture), trained by its negative log-likelihood, with means that start from
 the listener's own pose; the runtime samples it and feeds the sample back. Scheduled sampling
 (2) then feeds back *samples*, as the runtime does, so the model learns to continue and to
 come back from motion like its own, and the bounded range (1) still holds for every sample.
+
+Why the first mixture model did not listen, measured: its R stack's output hardly changed
+over time (a standard deviation of 0.01 against a magnitude of 0.8), so its mixture weights
+were the same for any input and its likelihood on held-out sessions was the same with the
+real speech as with another session's (to 0.002 nats). Three causes, each fixed: (a) the
+spreads of degrees of freedom the listeners never moved shrank to a millionth of a metre,
+and their likelihood carried most of the gradient (about 45 of its norm of 65 on a held-out
+batch, pitch means 35), which taught the network to keep its output constant (fixed: a
+least spread, lhg_ros.model.mixture.MIN_SPREAD, and changes in units of the listeners' own
+movement); (b) over one step (120 ms) the next frames are the
+pose so far plus a little whatever is said, so the likelihood could not tell listening from
+not (fixed: the mixture covers 0.48 s, ``horizon_s``); (c) 840 updates in an hour were too few
+for the network to learn more than to continue its own pose (fixed: batches of 4, 4,100
+updates). Two cheap aids beside: R hears the speech directly (``listener_hears``) and a fifth
+of the tokens do not see their own motion (``listener_dropout``, MoGlow's autoregressive-input
+dropout).
 
 Every epoch the model is run in closed loop on the validation sessions, whole (minutes),
 through the same runtime and ``step()`` the node uses (warm-up with the real listener for
@@ -77,7 +93,7 @@ class Example:
     audio: np.ndarray  # (A T, audio_input_dim): features (+ voice activity), A rows a frame
     speaker: np.ndarray  # (T, 18) at the model's motion rate
     listener: np.ndarray  # (T, 18)
-    poses: np.ndarray  # (T, 6) the listener's poses (targets come from t+1..t+3)
+    poses: np.ndarray  # (T, 6) the listener's poses (targets: t+1 .. t+H)
     speaker_poses: np.ndarray  # (T, 6) the speaker's poses
 
 
@@ -145,6 +161,8 @@ def build_examples(dataset: Dataset, segments: list[Segment], config: ModelConfi
 
 
 MIN_POSE_BOUND = 1e-3  # rad or m: 0.06 deg, 1 mm
+MIN_CHANGE_SCALE = 1e-4  # rad or m: a degree of freedom the listeners never moved
+HORIZON_STATS = 50  # frames ahead the movement statistics cover (2 s at 25 Hz)
 
 
 def fit_normalization(examples: list[Example]) -> dict:
@@ -162,6 +180,14 @@ def fit_normalization(examples: list[Example]) -> dict:
         speaker_count += len(ex.speaker_poses)
     audio_stats, motion_stats = audio.stats(), motion.stats()
     listener = np.concatenate([ex.poses for ex in examples])
+    moved = np.zeros((HORIZON_STATS, POSE_DIM))
+    counted = np.zeros(HORIZON_STATS)
+    for ex in examples:
+        for k in range(1, min(HORIZON_STATS, len(ex.poses) - 1) + 1):
+            moved[k - 1] += ((ex.poses[k:] - ex.poses[:-k]) ** 2).sum(axis=0)
+            counted[k - 1] += len(ex.poses) - k
+    change_scale = np.maximum(np.sqrt(moved / np.maximum(counted, 1)[:, None]),
+                              MIN_CHANGE_SCALE)
     listener_mean = listener.mean(axis=0)
     reach = np.abs(listener - listener_mean).max(axis=0)
     # The listeners' own spread, not the motion statistics (those pool the speakers' poses,
@@ -170,26 +196,28 @@ def fit_normalization(examples: list[Example]) -> dict:
     return {'audio': audio_stats, 'motion': motion_stats, 'pose_center': listener_mean,
             'pose_bound': np.maximum(1.25 * reach, np.maximum(0.5 * listener.std(axis=0),
                                                               MIN_POSE_BOUND)),
-            'speaker_neutral': speaker_sum / max(speaker_count, 1)}
+            'speaker_neutral': speaker_sum / max(speaker_count, 1),
+            'change_scale': change_scale}
 
 
 def collate(batch: list[Example], config: ModelConfig, warmup_frames: int):
-    """Pad to the longest segment; the mask marks (token, k) pairs with a real target."""
-    f = config.frames_per_step
+    """Pad to the longest segment; the mask marks (token, k) pairs with a real target (k up
+    to the model's ``predicted_frames``)."""
+    h = config.predicted_frames
     longest = max(len(ex.speaker) for ex in batch)
     n = len(batch)
     audio = torch.zeros(n, longest * config.audio_per_motion, config.audio_input_dim)
     speaker = torch.zeros(n, longest, config.motion_dim)
     poses = torch.zeros(n, longest, POSE_DIM)
-    targets = torch.zeros(n, longest, f, POSE_DIM)
-    mask = torch.zeros(n, longest, f, dtype=torch.bool)
+    targets = torch.zeros(n, longest, h, POSE_DIM)
+    mask = torch.zeros(n, longest, h, dtype=torch.bool)
     for i, ex in enumerate(batch):
         t = len(ex.speaker)
         audio[i, :len(ex.audio)] = torch.from_numpy(ex.audio)
         speaker[i, :t] = torch.from_numpy(ex.speaker)
         poses[i, :t] = torch.from_numpy(ex.poses.astype(np.float32))
         poses[i, t:] = poses[i, t - 1]
-        for k in range(f):
+        for k in range(min(h, t - 1)):
             targets[i, :t - k - 1, k] = poses[i, k + 1:t]
             mask[i, warmup_frames:t - k - 1, k] = True
     return audio, speaker, poses, targets, mask
@@ -233,7 +261,7 @@ def smooth_noise(shape, scale: float, generator: torch.Generator, frames: int = 
 
 def loss_on(model, batch, config, warmup_frames, delta, feedback: float = 0.0,
             noise: float = 0.0, generator: torch.Generator | None = None,
-            velocity_weight: float = 0.0) -> torch.Tensor:
+            velocity_weight: float = 0.0, dropout: float = 0.0) -> torch.Tensor:
     """The loss of one batch. A mixture model (``config.mixtures``): the negative
     log-likelihood of the real next frames under the predicted mixture, per frame. Otherwise:
     Huber loss of the predicted poses (normalised units), plus ``velocity_weight`` times that
@@ -242,7 +270,10 @@ def loss_on(model, batch, config, warmup_frames, delta, feedback: float = 0.0,
 
     With ``feedback`` > 0 the batch is first run without gradients and a share of the steps get
     the model's own output as their listener input (:func:`fed_back`): for a mixture model a
-    sample of it, what the runtime feeds back."""
+    sample of it, what the runtime feeds back. With ``dropout`` > 0 each token's own motion
+    is left out of R's input with that chance (the means still continue from it): the
+    autoregressive-input dropout of MoGlow (Henter et al. 2020), without which a model fed its
+    own past learns to continue it and to ignore what it is meant to respond to."""
     audio, speaker, poses, targets, mask = collate(batch, config, warmup_frames)
     device = next(model.parameters()).device
     audio, speaker, poses = audio.to(device), speaker.to(device), poses.to(device)
@@ -250,20 +281,25 @@ def loss_on(model, batch, config, warmup_frames, delta, feedback: float = 0.0,
     std = core.motion_std[:POSE_DIM]
     listener_poses = poses
     if config.listener_input == 'none':  # nothing is fed back: no second pass, no noise
-        feedback = noise = 0.0
+        feedback = noise = dropout = 0.0
     if feedback > 0:
         generator = generator or torch.Generator().manual_seed(0)
         with torch.no_grad():
             first = model(audio, speaker, motion_features_torch(poses))
             if config.mixtures:
                 first = mixture.sample_torch(*first, 1.0, generator)
+            first = first[:, :, :config.frames_per_step]  # what the runtime feeds back
         phase = int(torch.randint(config.frames_per_step, (1,), generator=generator))
         listener_poses = fed_back(first, poses, feedback, phase, warmup_frames, generator)
     if noise > 0:  # in the listeners' own scale (the motion statistics pool the speakers')
         generator = generator or torch.Generator().manual_seed(0)
         listener_poses = listener_poses + smooth_noise(listener_poses.shape, noise, generator
                                                        ).to(device) * 0.25 * core.pose_bound
-    predicted = model(audio, speaker, motion_features_torch(listener_poses))
+    hidden = None
+    if dropout > 0:
+        generator = generator or torch.Generator().manual_seed(0)
+        hidden = (torch.rand(poses.shape[:2], generator=generator) < dropout).to(device)
+    predicted = model(audio, speaker, motion_features_torch(listener_poses), hidden)
     targets, mask = targets.to(device), mask.to(device)
     if config.mixtures:
         nll = mixture.negative_log_likelihood(*predicted, targets, mask)
@@ -345,7 +381,8 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool =
         fitted = fit_normalization(examples['train'])
         model.set_normalization(fitted['audio'].mean, fitted['audio'].std,
                                 fitted['motion'].mean, fitted['motion'].std,
-                                fitted['pose_center'], fitted['pose_bound'])
+                                fitted['pose_center'], fitted['pose_bound'],
+                                fitted['change_scale'])
         speaker_neutral = fitted['speaker_neutral']
     validation = _validation_recordings(dataset, splits['valid'], config.validation_minutes)
     device = torch.device(config.device)
@@ -386,7 +423,8 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool =
             batch = [examples['train'][i] for i in chunk[rank::world]] or \
                 [examples['train'][chunk[0]]]
             loss = loss_on(ddp, batch, model_config, warmup_frames, config.huber_delta,
-                           share, config.listener_noise, generator, config.velocity_weight)
+                           share, config.listener_noise, generator, config.velocity_weight,
+                           config.listener_dropout)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
