@@ -26,8 +26,8 @@ import numpy as np
 # The least spread of a component, per degree of freedom (pitch, yaw, roll in rad; x, y, z in
 # m): 0.02 deg and 0.2 mm, below what a camera or a motor resolves. A spread relative to the
 # data alone collapses where the training listeners never moved (the starter corpus's head
-# positions): a millionth of a metre, whose likelihood then swamps every other gradient, and
-# the clipped update leaves the network unable to move anything else.
+# positions): a few micrometres, whose likelihood then dominates the gradient, and the
+# cheapest way to lower it is a network whose output never changes (model card).
 MIN_SPREAD = (3.5e-4, 3.5e-4, 3.5e-4, 2e-4, 2e-4, 2e-4)
 
 
