@@ -39,21 +39,20 @@ the listener's own pose; the runtime samples it and feeds the sample back. Sched
 (2) then feeds back *samples*, as the runtime does, so the model learns to continue and to
 come back from motion like its own, and the bounded range (1) still holds for every sample.
 
-Why the first mixture model did not listen, measured: its R stack's output hardly changed
-over time (a standard deviation of 0.01 against a magnitude of 0.8), so its mixture weights
-were the same for any input and its likelihood on held-out sessions was the same with the
-real speech as with another session's (to 0.002 nats). Three causes, each fixed: (a) the
-spreads of degrees of freedom the listeners never moved shrank to a millionth of a metre,
-and their likelihood carried most of the gradient (about 45 of its norm of 65 on a held-out
-batch, pitch means 35), which taught the network to keep its output constant (fixed: a
-least spread, lhg_ros.model.mixture.MIN_SPREAD, and changes in units of the listeners' own
-movement); (b) over one step (120 ms) the next frames are the
-pose so far plus a little whatever is said, so the likelihood could not tell listening from
-not (fixed: the mixture covers 0.48 s, ``horizon_s``); (c) 840 updates in an hour were too few
-for the network to learn more than to continue its own pose (fixed: batches of 4, 4,100
-updates). Two cheap aids beside: R hears the speech directly (``listener_hears``) and a fifth
-of the tokens do not see their own motion (``listener_dropout``, MoGlow's autoregressive-input
-dropout).
+Why the first mixture model did not listen, measured: its R stack's output hardly changed over
+time (a standard deviation of 0.01 against a magnitude of 0.8), so its mixture weights were the
+same for any input and its likelihood on held-out sessions was the same with the real speech as
+with another session's (to 0.002 nats). Three causes, each fixed: (a) the spreads of degrees of
+freedom the listeners never moved shrank to a few micrometres, and their likelihood carried
+most of the gradient (about 45 of its norm of 65 on a held-out batch, pitch means 35), which
+taught the network to keep its output constant (fixed: a least spread,
+lhg_ros.model.mixture.MIN_SPREAD, and changes in units of the listeners' own movement); (b)
+over one step (120 ms) the next frames are the pose so far plus a little whatever is said, so
+the likelihood could not tell listening from not (fixed: the mixture covers 0.48 s,
+``horizon_s``); (c) 840 updates in an hour were too few for the network to learn more than to
+continue its own pose (fixed: batches of 4, 4,104 updates). Two cheap aids beside: R hears the
+speech directly (``listener_hears``) and a fifth of the tokens do not see their own motion
+(``listener_dropout``, MoGlow's autoregressive-input dropout).
 
 Every epoch the model is run in closed loop on the validation sessions, whole (minutes),
 through the same runtime and ``step()`` the node uses (warm-up with the real listener for
