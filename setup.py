@@ -79,6 +79,8 @@ setup(
     packages=find_packages(include=[PACKAGE_NAME, f'{PACKAGE_NAME}.*']),
     package_data={f'{PACKAGE_NAME}.features': ['face_reference.npz', 'silero/silero_vad.onnx',
                                                 'silero/LICENSE'],
+                  # audio_common 4.0.10's message definitions, for reading bags without it.
+                  f'{PACKAGE_NAME}.data': ['msg/audio_common_msgs/*'],
                   # The shipped starter model: weights, sidecar, ONNX step model, card, recipe.
                   f'{PACKAGE_NAME}.models': ['starter/*.safetensors', 'starter/*.json',
                                              'starter/*.onnx', 'starter/*.md',

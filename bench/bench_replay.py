@@ -5,8 +5,13 @@ steps only, at the model's rate) on the same features, in the same run.
 
     .venv/bin/python bench/bench_replay.py [--seconds 60]
 
-One core. Goal: the replay at least 10x faster than real time, the controller's own share
-(replay minus bare runtime) small beside the policy.
+Then ``lhg-ros generate --bag`` on a robot-like bag of the same length (48 kHz int16
+AudioStamped in 1024-sample chunks, a 30 fps 640x480 JPEG CompressedImage camera), beside the
+same material from files (WAV + MP4, every frame through the head-pose tracker).
+
+One core. Goals: the replay at least 10x faster than real time, the controller's own share
+(replay minus bare runtime) small beside the policy; the bag replay with its camera within
+0.5x its duration and near the files' cost.
 """
 
 import argparse
@@ -59,6 +64,79 @@ def main() -> None:
     controller = [rows[1][1] - rows[2][1], rows[3][1] - rows[4][1]]
     print(f'\ncontroller overhead beside the bare runtime: {controller[0]:.2f} s (model), '
           f'{controller[1]:.2f} s (rules)')
+    bag_rows(args.seconds)
+
+
+def write_bag(path: Path, speech16k, video: Path, rate: int = 48000) -> None:
+    """A robot-like bag: the speech as 48 kHz int16 AudioStamped in 1024-sample chunks and
+    the video's frames as a JPEG CompressedImage camera, wall-clock stamps."""
+    import cv2
+    import numpy as np
+    import soxr
+
+    from lhg_ros.data.bag import BagWriter
+
+    start = 1_733_400_000.0
+    writer = BagWriter(path)
+    pcm = (np.clip(soxr.resample(speech16k, 16000, rate), -1, 1) * 32767).astype(np.int16)
+    writer.write_audio('/audio', pcm, rate, start, chunk=1024)
+    types = writer.store.types
+    capture = cv2.VideoCapture(str(video))
+    fps, index = capture.get(cv2.CAP_PROP_FPS), 0
+    while (frame := capture.read())[0]:
+        at = start + index / fps
+        index += 1
+        stamp = types['builtin_interfaces/msg/Time'](sec=int(at), nanosec=int(at % 1 * 1e9))
+        msg = types['sensor_msgs/msg/CompressedImage'](
+            header=types['std_msgs/msg/Header'](stamp=stamp, frame_id='camera'), format='jpeg',
+            data=cv2.imencode('.jpg', frame[1])[1].reshape(-1))
+        writer.write('/camera/image_raw/compressed', 'sensor_msgs/msg/CompressedImage',
+                     int(at * 1e9), writer.store.serialize_cdr(
+                         msg, 'sensor_msgs/msg/CompressedImage'))
+    capture.release()
+    writer.close()
+
+
+def bag_rows(seconds: float) -> None:
+    """generate --bag against generate --audio/--video on the same material (rules policy:
+    the inputs are what is measured)."""
+    import soundfile as sf
+
+    from lhg_ros.console import quiet_stderr
+    from lhg_ros.data.bag import read_bag
+    from lhg_ros.evaluation.offline import make_policy
+    from lhg_ros.evaluation.replay import audio_blocks, replay
+    from lhg_ros.features.speaker_head import extract_video_file
+    from lhg_ros.filters import OneEuroFilter
+    from lhg_ros.motion.joints import JointMap
+    from lhg_ros.synthetic_speaker import speaker_motion, write_face_video
+
+    with tempfile.TemporaryDirectory() as tmp:
+        wav, video, bag = Path(tmp) / 'speech.wav', Path(tmp) / 'speaker.mp4', Path(tmp) / 'bag'
+        speech = speech_16k(seconds)
+        sf.write(str(wav), speech, 16000)
+        _, rolls, shifts = speaker_motion(seconds, fps=30.0)
+        write_face_video(video, rolls, shifts, fps=30.0)
+        write_bag(bag, speech, video)
+        with quiet_stderr():
+            start = time.perf_counter()
+            blocks = audio_blocks(wav)
+            track = extract_video_file(video, smoothing=OneEuroFilter(1.5, 0.3))
+            replay(make_policy('rules'), JointMap(), blocks, track.times, track.poses)
+            files_s = time.perf_counter() - start
+            start = time.perf_counter()
+            recording = read_bag(bag)
+            replay(make_policy('rules'), JointMap(), recording.blocks, recording.pose_times,
+                   recording.poses)
+            bag_s = time.perf_counter() - start
+    table = [('reference: generate --audio --video (WAV + MP4)', f'{files_s:.2f}',
+              f'{files_s / seconds:.2f}', '1.00'),
+             ('generate --bag (AudioStamped 48 kHz + JPEG camera)', f'{bag_s:.2f}',
+              f'{bag_s / seconds:.2f}', f'{bag_s / files_s:.2f}')]
+    print(f'\n{seconds:.0f} s of speech with {len(recording.pose_times)} camera frames at 30 fps '
+          f'(face in {100 * recording.face_share:.0f}%)\n')
+    print(format_table(['replay, rule policy', 'seconds', 'x duration (goal <= 0.5)',
+                        'x files'], table))
 
 
 if __name__ == '__main__':

@@ -198,9 +198,18 @@ def _add_generate(subparsers) -> None:
                     'code, run the rule policy or a model through the listener runtime, and '
                     'write the listener poses and joint commands (CSV, NPZ) and a video of '
                     'the speaker beside the listener head with the waveform.')
-    parser.add_argument('--audio', required=True, help="the speaker's audio")
+    parser.add_argument('--audio', help="the speaker's audio")
     parser.add_argument('--video', help="the speaker's video (any frame rate; omit: no "
                                         "camera, the speaker's pose stays neutral)")
+    parser.add_argument('--bag', help='instead of --audio/--video: a rosbag2 recording (a bag '
+                                      'folder or a .mcap / .db3 file) with audio_common audio '
+                                      'and a camera or speaker poses, placed by header stamps')
+    parser.add_argument('--audio-topic', help='the bag\'s audio topic (default: found by type)')
+    parser.add_argument('--image-topic', help='the bag\'s camera topic (Image or '
+                                              'CompressedImage; default: found by type)')
+    parser.add_argument('--pose-topic', help='the bag\'s speaker pose topic (PoseStamped, or '
+                                             '/tf with REP-155 face frames; default: found by '
+                                             'type, before a camera)')
     parser.add_argument('--policy', choices=['model', 'rules'], default='model',
                         help='the learned model (default) or the rule-based baseline')
     parser.add_argument('--checkpoint', help='a model checkpoint (default: the shipped model)')

@@ -99,6 +99,7 @@ SOURCES = {
     'torch': (None, 'torch'), 'onnx': (None, 'onnx'), 'safetensors': (None, 'safetensors'),
     'pytest': ('python3-pytest', 'pytest'), 'hypothesis': ('python3-hypothesis', 'hypothesis'),
     'packaging': (None, 'packaging'),
+    'rosbags': (None, 'rosbags'),
     'librosa': (None, 'librosa'), 'python_speech_features': (None, 'python_speech_features'),
     # From JetPack (python3-libnvinfer) or NVIDIA's wheels; optional.
     'tensorrt': (None, None),

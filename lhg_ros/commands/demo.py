@@ -24,12 +24,14 @@ COMPARE = 'rules'  # namespace of the rule-policy listener the demo runs beside 
 
 
 class Recorder:
-    """An rclpy node that keeps what the demo's nodes publish, with arrival times."""
+    """An rclpy node that keeps what the demo's nodes publish, with arrival times, and each
+    message serialized (CDR) for the session's bag."""
 
     def __init__(self, context, compare: str | None = None):
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
         from geometry_msgs.msg import PoseStamped
+        from rclpy.serialization import serialize_message
         from sensor_msgs.msg import Image, JointState
         from std_msgs.msg import Bool, Float64, String
 
@@ -41,7 +43,19 @@ class Recorder:
         self.audio, self.speaking, self.speaker, self.joints = [], [], [], []
         self.nods, self.latency = [], []
         self.joint_names: list[str] = []
+        self.bag: list[tuple[str, str, int, bytes]] = []  # (topic, type, arrival ns, CDR)
         n = self.node
+
+        def subscribe(msg_type, topic, callback, qos):
+            """Subscribe, and keep every message for the bag as well."""
+            name = f'/{topic.lstrip("/")}'
+            type_name = f'{msg_type.__module__.split(".")[0]}/msg/{msg_type.__name__}'
+
+            def keep(msg):
+                self.bag.append((name, type_name, time.time_ns(), serialize_message(msg)))
+                callback(msg)
+
+            n.create_subscription(msg_type, topic, keep, qos)
 
         def on_audio(msg):
             start = seconds_from_stamp(msg.header.stamp)
@@ -57,24 +71,21 @@ class Recorder:
             self.joint_names = list(msg.name)
             self.joints.append((seconds_from_stamp(msg.header.stamp), list(msg.position)))
 
-        n.create_subscription(Image, 'audio_features', on_audio,
-                              sensor_qos(reliable=True, depth=100))
-        n.create_subscription(Bool, 'is_speaking',
-                              lambda m: self.speaking.append((time.time(), m.data)), 50)
-        n.create_subscription(PoseStamped, 'speaker/head_pose', on_pose, sensor_qos(depth=50))
-        n.create_subscription(JointState, 'joint_states', on_joints, 100)
+        subscribe(Image, 'audio_features', on_audio, sensor_qos(reliable=True, depth=100))
+        subscribe(Bool, 'is_speaking', lambda m: self.speaking.append((time.time(), m.data)),
+                  50)
+        subscribe(PoseStamped, 'speaker/head_pose', on_pose, sensor_qos(depth=50))
+        subscribe(JointState, 'joint_states', on_joints, 100)
         # The second listener (the rule policy, beside the model), under its own namespace.
         self.compare_joints: list = []
         self.compare_nods: list = []
         if compare:
-            n.create_subscription(JointState, f'{compare}/joint_states',
-                                  lambda m: self.compare_joints.append(
-                                      (seconds_from_stamp(m.header.stamp), list(m.position))),
-                                  100)
-            n.create_subscription(String, f'{compare}/listener/nod',
-                                  lambda m: self.compare_nods.append(time.time()), 10)
-        n.create_subscription(String, 'listener/nod', lambda m: self.nods.append(time.time()),
-                              10)
+            subscribe(JointState, f'{compare}/joint_states',
+                      lambda m: self.compare_joints.append(
+                          (seconds_from_stamp(m.header.stamp), list(m.position))), 100)
+            subscribe(String, f'{compare}/listener/nod',
+                      lambda m: self.compare_nods.append(time.time()), 10)
+        subscribe(String, 'listener/nod', lambda m: self.nods.append(time.time()), 10)
         n.create_subscription(Float64, 'listener/latency',
                               lambda m: self.latency.append(m.data), 100)
         self.listener_status: dict[str, str] = {}
@@ -88,7 +99,7 @@ class Recorder:
                 elif status.name.startswith('listener_rules'):
                     self.compare_status = values
 
-        n.create_subscription(DiagnosticArray, '/diagnostics', on_diagnostics, 10)
+        subscribe(DiagnosticArray, '/diagnostics', on_diagnostics, 10)
 
 
 # Topics a listener under a namespace must still take from the root (the shared inputs).
@@ -280,6 +291,11 @@ def main(args) -> int:
 
     plot_session(recorder, out / 'demo.png')
     print(f'\nwrote {out / "demo.png"}')
+    if recorder.audio:
+        from lhg_ros.commands.demo_output import write_bag
+
+        print(f'wrote {write_bag(recorder, speech, out / "bag")} (replay it: lhg-ros generate '
+              f'--bag {out / "bag"})')
     if not args.no_video:
         path = render_video(recorder, video, out / 'demo.mp4', audio=speech,
                             first_face_s=first_face_time(video) if video else 0.0)

@@ -266,3 +266,27 @@ def render_video(recorder, speaker_video: Path, path: Path, audio: Path | None =
     duration = recorder.audio[-1][0] - t0 + 0.01
     return render_session(path, speaker_video, duration, heads, recorder.joint_names, audio,
                           offset, fps)
+
+
+def write_bag(recorder, speech: Path, path: Path) -> Path:
+    """The session as a rosbag2 MCAP bag in ``path`` (replaced): the speech as
+    ``audio_common_msgs/AudioStamped`` (10 ms chunks, as the audio node read them, stamped from
+    the first feature message's stamp, the file's first sample) and every message the monitor
+    received, logged at its arrival."""
+    import shutil
+
+    import soundfile as sf
+
+    from lhg_ros.data.bag import BagWriter
+
+    samples, rate = sf.read(str(speech), dtype='int16', always_2d=True)
+    if path.exists():
+        shutil.rmtree(path)
+    writer = BagWriter(path)
+    try:
+        writer.write_audio('/audio', samples, rate, recorder.audio[0][0], chunk=rate // 100)
+        for topic, msgtype, arrival_ns, cdr in recorder.bag:
+            writer.write(topic, msgtype, arrival_ns, cdr)
+    finally:
+        writer.close()
+    return path
