@@ -215,3 +215,24 @@ def test_mismatched_lengths_are_refused():
         measures.pose_errors(np.zeros((10, 6)), np.zeros((12, 6)))
     with pytest.raises(ValueError, match=r'expected \(T, >= 3\) poses'):
         measures.diversity(np.zeros(5))
+
+
+def test_drift_finds_a_head_that_walks_away_not_a_person_whose_posture_comes_and_goes():
+    """30 minutes of the starter corpus's listener (sway, posture shifts that settle) has no
+    drift, though single minutes' means lie degrees apart; the same listener on a yaw that
+    walks 1.5 deg over the half hour, or a random walk, has."""
+    from lhg_ros.data import corpus
+    from lhg_ros.evaluation.closed_loop import drift_deg, minute_spread_deg
+
+    rng = np.random.default_rng(5)
+    utterances = [(t, t + 3.0) for t in np.arange(1.0, 1795.0, 4.5)]
+    person, _ = corpus.listener_motion(corpus.SpeakerTimeline(utterances, 1800.0), rng)
+    assert drift_deg(person, RATE) < 0.6
+    assert minute_spread_deg(person, RATE) > drift_deg(person, RATE)
+    walking = person.copy()
+    walking[:, 1] += np.radians(np.linspace(0.0, 1.5, len(walking)))
+    assert drift_deg(walking, RATE) > 1.0
+    wandering = person.copy()
+    wandering[:, 1] += np.cumsum(rng.normal(0, np.radians(0.05), len(wandering)))
+    assert drift_deg(wandering, RATE) > drift_deg(person, RATE) + 0.5
+    assert drift_deg(person[:int(90 * RATE)], RATE) == 0.0, 'under two minutes: no measure'

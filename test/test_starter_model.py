@@ -77,7 +77,8 @@ def test_the_model_feeds_on_its_own_motion_and_samples_it(policy):
 
 def test_the_model_listens_it_nods_with_speech_and_keeps_still_in_silence(tmp_path):
     """The first mixture model moved the same in silence as in speech (24 and 28 nods a
-    minute): it had learned how a head moves, not when. Closed loop as the node runs it
+    minute): it had learned how a head moves, not when; the next still nodded 10 times a
+    minute in silence (it had never heard more than 9 s of it). Closed loop as the node runs it
     (sampling, feeding on its own samples), on generated speech with pauses and on room noise.
     """
     from lhg_ros.evaluation.closed_loop import evaluate_policy, generated_speech
@@ -88,9 +89,11 @@ def test_the_model_listens_it_nods_with_speech_and_keeps_still_in_silence(tmp_pa
     talk = evaluate_policy(ModelPolicy(backend, seed=0), [speech])
     quiet = evaluate_policy(ModelPolicy(backend, seed=0), [silence])
     assert talk['nods_per_min'] >= 15, talk  # (the reference listener: about 30)
-    # (the first mixture model: 0.9x the nods and 0.95x the pitch RMS in silence)
-    assert quiet['nods_per_min'] <= 0.6 * talk['nods_per_min'], (quiet, talk)
-    assert quiet['rms_pitch_deg'] <= 0.6 * talk['rms_pitch_deg'], (quiet, talk)
+    # (the first mixture model: 0.9x the nods and 0.95x the pitch RMS in silence; the next:
+    # 0.4x the nods; people: hardly a nod in silence)
+    assert quiet['nods_per_min'] <= 2.0, (quiet, talk)
+    assert quiet['nods_per_min'] <= 0.2 * talk['nods_per_min'], (quiet, talk)
+    assert quiet['rms_pitch_deg'] <= 0.5 * talk['rms_pitch_deg'], (quiet, talk)
 
 
 def test_a_non_finite_prediction_is_counted_held_then_neutral(policy):

@@ -133,15 +133,19 @@ def speak_utterance(text: str, voice: str, rate_wpm: int, pitch: int) -> np.ndar
 
 
 def _pause(rng) -> float:
-    """A gap between utterances: hesitation, phrase boundary, long pause or a silence."""
+    """A gap between utterances: hesitation, phrase boundary, long pause, a silence, or now
+    and then a long quiet stretch where nobody talks for tens of seconds (a listener runs
+    through those too: it has to learn that long silence means no nods)."""
     kind = rng.random()
     if kind < 0.25:
         return float(rng.uniform(0.1, 0.3))
-    if kind < 0.78:
+    if kind < 0.77:
         return float(rng.uniform(0.4, 1.3))
-    if kind < 0.92:
+    if kind < 0.90:
         return float(rng.uniform(1.4, 3.0))
-    return float(rng.uniform(4.0, 9.0))
+    if kind < 0.965:
+        return float(rng.uniform(4.0, 9.0))
+    return float(rng.uniform(12.0, 30.0))
 
 
 def speaker_audio(duration_s: float, rng) -> tuple[np.ndarray, SpeakerTimeline]:

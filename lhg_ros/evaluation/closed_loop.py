@@ -172,6 +172,20 @@ def minute_means(poses, rate: float) -> np.ndarray:
 
 
 def drift_deg(poses, rate: float) -> float:
+    """How far the posture wandered over a run (deg): the larger difference, of pitch or yaw,
+    between the mean of its last sixth and its first sixth (whole minutes, at least one each;
+    0 for a run under two minutes). A model that walks away shows it whatever the run's
+    length; a person's posture shifts come and go and average out (a single minute does not:
+    the corpus listener's minute means lie up to 2.5 deg from its first minute's, so that
+    spread, :func:`minute_spread_deg`, is reported beside, not held to a bound)."""
+    means = minute_means(poses, rate)
+    if len(means) < 2:
+        return 0.0
+    n = max(1, len(means) // 6)
+    return float(np.abs(means[-n:].mean(axis=0) - means[:n].mean(axis=0)).max())
+
+
+def minute_spread_deg(poses, rate: float) -> float:
     """Largest distance (deg) of a minute's mean pitch or yaw from the first minute's."""
     means = minute_means(poses, rate)
     return float(np.abs(means - means[0]).max()) if len(means) > 1 else 0.0
@@ -202,7 +216,8 @@ def evaluate_policy(policy, recordings: list[Recording], joint_map=None, warmup_
 
     joint_map = joint_map or JointMap()
     steps = within = nonfinite = 0
-    seconds, drift, after = 0.0, 0.0, []
+    seconds, drift, spread, after = 0.0, 0.0, 0.0, []
+    reference_drift = reference_spread = 0.0
     moved, generated, heard, l1, still, compared, peaks = [], [], [], [], [], [], []
     score = NodScore(tolerance_s)
     for rec in recordings:
@@ -212,6 +227,7 @@ def evaluate_policy(policy, recordings: list[Recording], joint_map=None, warmup_
         steps, within, nonfinite = steps + counts[0], within + counts[1], nonfinite + counts[2]
         seconds += len(poses) / rate
         drift = max(drift, drift_deg(poses, rate))
+        spread = max(spread, minute_spread_deg(poses, rate))
         moved.append(poses[warm:])
         events = measures.nod_events(poses[warm:], rate) + warm / rate
         if rec.speaking is not None:
@@ -228,6 +244,8 @@ def evaluate_policy(policy, recordings: list[Recording], joint_map=None, warmup_
             l1.append(mean_l1(produced, listener))
             still.append(mean_l1(np.zeros_like(listener), listener))
             compared.append(reference[warm:])
+            reference_drift = max(reference_drift, drift_deg(reference, rate))
+            reference_spread = max(reference_spread, minute_spread_deg(reference, rate))
             score.add(events[events[:, 1] < frames / rate, 1],
                       measures.nod_times(listener, rate) + warm / rate, frames / rate,
                       warm / rate)
@@ -235,8 +253,8 @@ def evaluate_policy(policy, recordings: list[Recording], joint_map=None, warmup_
     minutes = seconds / 60.0
     result = {'recordings': len(recordings), 'minutes': minutes,
               'within_limits': within / max(steps, 1), 'nonfinite_steps': nonfinite,
-              'drift_deg': drift, 'nods_after_pause': float(np.mean(after)) if after
-              else float('nan'),
+              'drift_deg': drift, 'minute_spread_deg': spread,
+              'nods_after_pause': float(np.mean(after)) if after else float('nan'),
               **measures.nod_statistics(moved, rate), **measures.motion_rms(moved, rate)}
     if l1:
         f1 = score.result()
@@ -248,6 +266,8 @@ def evaluate_policy(policy, recordings: list[Recording], joint_map=None, warmup_
                        'random_nod_f1': f1['random_f1']})
         reference = {**measures.nod_statistics(heard, rate), **measures.motion_rms(heard, rate)}
         result.update({f'reference_{key}': value for key, value in reference.items()})
+        result.update({'reference_drift_deg': reference_drift,
+                       'reference_minute_spread_deg': reference_spread})
         for name in measures.ANGLES:
             key = f'rms_{name}_deg'
             result[f'rms_ratio_{name}'] = _ratio(result[key], reference[key])

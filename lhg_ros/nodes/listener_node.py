@@ -109,7 +109,7 @@ class ListenerNode(LifecycleNode):
             'neutral_return_s': declare(self, 'neutral_return_s', 1.0,
                                         'time to settle at neutral after a stall or gate',
                                         value_range=(0.1, 10.0)),
-            'smoothing_hz': declare(self, 'smoothing_hz', 3.0,
+            'smoothing_hz': declare(self, 'smoothing_hz', 6.0,
                                     'natural frequency of the critically damped joint filter',
                                     value_range=(0.2, 20.0)),
             'max_stamp_age_s': declare(self, 'max_stamp_age_s', 2.0,
