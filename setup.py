@@ -66,6 +66,9 @@ DEV = [
     'ros-ament-package',
     # Marker evaluation in scripts/check_platform_wheels.py.
     'packaging>=23',
+    # Foxglove's own MCAP reader and ROS 2 decoder: the demo's bag must open in Foxglove.
+    'mcap>=1.1',
+    'mcap-ros2-support>=0.5',
 ]
 
 setup(

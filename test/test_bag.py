@@ -298,6 +298,23 @@ def test_bags_that_cannot_be_replayed_say_why_in_one_line(robot_bag, speaker_vid
     assert line.startswith(f"lhg-ros generate: cannot read bag '{truncated}'")
 
 
+def _foxglove_decodes_every_message(bag, topics):
+    """Foxglove's MCAP reader and ROS 2 decoder (the libraries Foxglove is built on) read
+    every message of the bag with the schemas it carries."""
+    from mcap.reader import make_reader
+    from mcap_ros2.decoder import DecoderFactory
+
+    counts = {}
+    with open(next(bag.glob('*.mcap')), 'rb') as f:
+        reader = make_reader(f, decoder_factories=[DecoderFactory()])
+        assert reader.get_header().profile == 'ros2'
+        for _, channel, _, decoded in reader.iter_decoded_messages():
+            counts[channel.topic] = counts.get(channel.topic, 0) + 1
+            if channel.topic == '/audio':
+                assert decoded.audio.info.format == 8 and len(decoded.audio.audio_data.int16_data)
+    assert set(counts) == set(topics) and min(counts.values()) > 0
+
+
 @pytest.mark.ros
 @pytest.mark.slow
 def test_the_demo_records_a_bag_that_generate_replays_to_the_same_commands(
@@ -325,6 +342,7 @@ def test_the_demo_records_a_bag_that_generate_replays_to_the_same_commands(
         first_audio = next(deserialize(store, raw, c.msgtype) for c, _, raw in
                            reader.messages([c for c in reader.connections
                                             if c.topic == '/audio']))
+    _foxglove_decodes_every_message(out / 'bag', topics)
     start = first_audio.header.stamp.sec + first_audio.header.stamp.nanosec * 1e-9
     demo_times = np.array([m.header.stamp.sec + m.header.stamp.nanosec * 1e-9
                            for m in joints]) - start

@@ -99,7 +99,7 @@ SOURCES = {
     'torch': (None, 'torch'), 'onnx': (None, 'onnx'), 'safetensors': (None, 'safetensors'),
     'pytest': ('python3-pytest', 'pytest'), 'hypothesis': ('python3-hypothesis', 'hypothesis'),
     'packaging': (None, 'packaging'),
-    'rosbags': (None, 'rosbags'),
+    'rosbags': (None, 'rosbags'), 'mcap': (None, 'mcap'), 'mcap_ros2': (None, 'mcap-ros2-support'),
     'librosa': (None, 'librosa'), 'python_speech_features': (None, 'python_speech_features'),
     # From JetPack (python3-libnvinfer) or NVIDIA's wheels; optional.
     'tensorrt': (None, None),
