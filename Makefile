@@ -1,5 +1,5 @@
 # The two commands of the README. Each one sets up what it needs (Debian packages, .venv).
-.PHONY: demo test bench soak setup lint clean
+.PHONY: demo test bench soak setup lint clean gpu-check
 
 demo:  ## environment check + end-to-end demo
 	scripts/demo.sh
@@ -19,6 +19,9 @@ clean:
 soak:  ## the three nodes for SOAK_MINUTES (10) on looping files: memory growth, command rate
 	scripts/bootstrap.sh
 	.venv/bin/python scripts/soak.py
+
+gpu-check:  ## on an NVIDIA GPU: TensorRT engines, parity, step times, listener_node (one table)
+	scripts/gpu_check.sh
 
 bench:  ## the benchmarks, each printing a table (installs the reference libraries)
 	EXTRAS=ros,ml,microphone,dev,bench scripts/bootstrap.sh
