@@ -108,6 +108,7 @@ def test_small_nods_fall_on_the_stressed_syllables_of_the_real_speech(corpus):
 
 
 def test_nods_vary_in_amplitude_and_the_detector_finds_them(corpus):
+    every = []
     for session, truth in zip(corpus.sessions, truths(corpus), strict=True):
         poses = load_features(corpus, session.id, 'B')['poses']
         peaks, sizes = detect_nods(poses[:, 0], 25.0)
@@ -115,4 +116,7 @@ def test_nods_vary_in_amplitude_and_the_detector_finds_them(corpus):
         # Most planned nods (a fast burst counts once) are found, within their cycle.
         found = [np.any((peaks >= s) & (peaks <= s + 0.6)) for s in starts]
         assert np.mean(found) >= 0.7, f'{np.mean(found):.2f} of the nods found'
-        assert np.ptp(sizes) > 2.0, 'nod sizes vary'
+        assert np.ptp(sizes) > 1.0, 'nod sizes vary within a session'
+        every.append(sizes)
+    # (a short session with a long quiet stretch may hold only a handful of nods)
+    assert np.ptp(np.concatenate(every)) > 3.0, 'nod sizes vary'

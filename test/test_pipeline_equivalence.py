@@ -53,11 +53,15 @@ def test_the_nodes_and_the_offline_replay_command_the_same_motion(through_the_no
     online = np.degrees(np.array([p for _, p in recorded]))
     pitch = recorder.joint_names.index('neck_pitch')
     inside = (stamps > 0) & (stamps < offline.times[-1])
-    replayed = np.degrees(np.interp(stamps[inside], offline.times,
-                                    offline.positions[:, pitch]))
     live = online[inside, pitch]
     assert np.ptp(live) > 2.0, 'the listener must move for this comparison to mean anything'
-    error = np.abs(live - replayed)
+    # A node stamps a command when it sends it, within a control tick of the replay's clock:
+    # in a quick nod a tick is up to a degree, so each command is compared with the replay
+    # at its stamp and one tick either side.
+    tick = 1.0 / 50.0
+    error = np.min([np.abs(live - np.degrees(np.interp(
+        stamps[inside] + shift, offline.times, offline.positions[:, pitch])))
+        for shift in (-tick, 0.0, tick)], axis=0)
     rms = np.sqrt(np.mean(error ** 2))
     assert rms < 0.4, f'RMS difference {rms:.2f} deg'
     assert np.percentile(error, 99) < 1.5, f'99th percentile {np.percentile(error, 99):.2f} deg'

@@ -122,7 +122,7 @@ def main(args) -> int:
         print(f'lhg-ros generate: {exc}')
         return 1
     if not blocks:
-        print(f'lhg-ros generate: no audio in {args.audio}')
+        print(f'lhg-ros generate: no audio in {args.bag or args.audio}')
         return 1
     if poses is not None and args.video and not np.isfinite(poses[:, 0]).any():
         print(f'lhg-ros generate: no face found in {args.video} (omit --video to run '
