@@ -71,18 +71,20 @@ class Recorder:
             self.joint_names = list(msg.name)
             self.joints.append((seconds_from_stamp(msg.header.stamp), list(msg.position)))
 
-        subscribe(Image, 'audio_features', on_audio, sensor_qos(reliable=True, depth=100))
+        # Deep queues: on a loaded machine this process may fall a few seconds behind, and a
+        # keep-last reader drops what overflows (reliable or not): 17 feature rows once in CI.
+        subscribe(Image, 'audio_features', on_audio, sensor_qos(reliable=True, depth=1000))
         subscribe(Bool, 'is_speaking', lambda m: self.speaking.append((time.time(), m.data)),
-                  50)
-        subscribe(PoseStamped, 'speaker/head_pose', on_pose, sensor_qos(depth=50))
-        subscribe(JointState, 'joint_states', on_joints, 100)
+                  1000)
+        subscribe(PoseStamped, 'speaker/head_pose', on_pose, sensor_qos(depth=250))
+        subscribe(JointState, 'joint_states', on_joints, 500)
         # The second listener (the rule policy, beside the model), under its own namespace.
         self.compare_joints: list = []
         self.compare_nods: list = []
         if compare:
             subscribe(JointState, f'{compare}/joint_states',
                       lambda m: self.compare_joints.append(
-                          (seconds_from_stamp(m.header.stamp), list(m.position))), 100)
+                          (seconds_from_stamp(m.header.stamp), list(m.position))), 500)
             subscribe(String, f'{compare}/listener/nod',
                       lambda m: self.compare_nods.append(time.time()), 10)
         subscribe(String, 'listener/nod', lambda m: self.nods.append(time.time()), 10)

@@ -143,8 +143,11 @@ class AudioFeaturesNode(Node):
                 raise StartupError(str(exc)) from None
         self._vad = vad
         self._frontend: SpeakerAudioFrontEnd | None = None
-        qos = sensor_qos(declare(self, 'reliable', False,
-                                 'publish features with reliable instead of best-effort QoS'))
+        reliable = declare(self, 'reliable', False,
+                           'publish features with reliable instead of best-effort QoS')
+        # Reliable keeps the last second for late acknowledgements: with 10 (100 ms), a
+        # subscriber that stalled longer on a loaded machine lost rows it was promised.
+        qos = sensor_qos(reliable, depth=100 if reliable else 10)
         self._features_pub = self.create_publisher(Image, 'audio_features', qos)
         self._wait = SubscriberWait(self, self._features_pub, 'audio_features')
         self._speaking_pub = self.create_publisher(Bool, 'is_speaking', 10)
