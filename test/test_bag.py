@@ -297,6 +297,21 @@ def test_bags_that_cannot_be_replayed_say_why_in_one_line(robot_bag, speaker_vid
     line = _one_line_error(_generate('--bag', truncated, '--out', tmp_path / 'o4'))
     assert line.startswith(f"lhg-ros generate: cannot read bag '{truncated}'")
 
+    not_a_bag = tmp_path / 'not_a_bag'
+    not_a_bag.mkdir()
+    line = _one_line_error(_generate('--bag', not_a_bag, '--out', tmp_path / 'o5'))
+    assert f"'{not_a_bag}' is not a rosbag2 folder (no metadata.yaml" in line
+
+
+def test_a_folder_holding_only_the_mcap_file_replays(robot_bag, tmp_path):
+    """A recording copied without its metadata.yaml (one .mcap in a folder) still replays."""
+    lone = tmp_path / 'copied'
+    lone.mkdir()
+    shutil.copy(next(robot_bag.glob('*.mcap')), lone)
+    result = _generate('--bag', lone, '--policy', 'rules', '--out', tmp_path / 'o')
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert '/audio (AudioStamped)' in result.stdout
+
 
 def _foxglove_decodes_every_message(bag, topics):
     """Foxglove's MCAP reader and ROS 2 decoder (the libraries Foxglove is built on) read

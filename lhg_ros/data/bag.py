@@ -406,6 +406,13 @@ def read_bag(path, audio_topic: str | None = None, image_topic: str | None = Non
     bag = Path(path)
     if not bag.exists():
         raise BagError(f"bag '{bag}' does not exist")
+    if bag.is_dir() and not (bag / 'metadata.yaml').is_file():
+        files = sorted(bag.glob('*.mcap')) + sorted(bag.glob('*.db3'))
+        if len(files) != 1:  # (one file and no metadata: a recording copied without it)
+            raise BagError(f"'{bag}' is not a rosbag2 folder (no metadata.yaml, "
+                           f'{len(files)} .mcap / .db3 files); give the bag\'s folder or '
+                           'its .mcap / .db3 file')
+        bag = files[0]
     try:
         with Reader(bag) as reader:
             return _read(reader, bag, audio_topic, image_topic, pose_topic, face_selection,
