@@ -70,31 +70,18 @@ def main() -> None:
 def write_bag(path: Path, speech16k, video: Path, rate: int = 48000) -> None:
     """A robot-like bag: the speech as 48 kHz int16 AudioStamped in 1024-sample chunks and
     the video's frames as a JPEG CompressedImage camera, wall-clock stamps."""
-    import cv2
     import numpy as np
     import soxr
 
-    from lhg_ros.data.bag import BagWriter
+    from lhg_ros.data.bag import BagWriter, compressed_camera_messages
 
     start = 1_733_400_000.0
-    writer = BagWriter(path)
     pcm = (np.clip(soxr.resample(speech16k, 16000, rate), -1, 1) * 32767).astype(np.int16)
-    writer.write_audio('/audio', pcm, rate, start, chunk=1024)
-    types = writer.store.types
-    capture = cv2.VideoCapture(str(video))
-    fps, index = capture.get(cv2.CAP_PROP_FPS), 0
-    while (frame := capture.read())[0]:
-        at = start + index / fps
-        index += 1
-        stamp = types['builtin_interfaces/msg/Time'](sec=int(at), nanosec=int(at % 1 * 1e9))
-        msg = types['sensor_msgs/msg/CompressedImage'](
-            header=types['std_msgs/msg/Header'](stamp=stamp, frame_id='camera'), format='jpeg',
-            data=cv2.imencode('.jpg', frame[1])[1].reshape(-1))
-        writer.write('/camera/image_raw/compressed', 'sensor_msgs/msg/CompressedImage',
-                     int(at * 1e9), writer.store.serialize_cdr(
-                         msg, 'sensor_msgs/msg/CompressedImage'))
-    capture.release()
-    writer.close()
+    with BagWriter(path) as writer:
+        writer.write_audio('/audio', pcm, rate, start, chunk=1024)
+        for log_time, msg in compressed_camera_messages(writer.store, video, start):
+            writer.write_message('/camera/image_raw/compressed',
+                                 'sensor_msgs/msg/CompressedImage', log_time, msg)
 
 
 def bag_rows(seconds: float) -> None:

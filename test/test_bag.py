@@ -49,44 +49,20 @@ def _audio_messages(store, samples16k, rate=48000, chunk=1024, start=WALL_CLOCK)
     AudioStamped messages, logged 5 ms after their last sample."""
     import soxr
 
-    types = store.types
+    from lhg_ros.data.bag import audio_stamped_messages
+
     pcm = (np.clip(soxr.resample(samples16k, 16000, rate), -1, 1) * 32767).astype(np.int16)
-    empty = {name: np.zeros(0, dtype) for name, dtype in
-             (('float32_data', np.float32), ('int32_data', np.int32),
-              ('int8_data', np.int8), ('uint8_data', np.uint8))}
-    for first in range(0, len(pcm), chunk):
-        part = pcm[first:first + chunk]
-        at = start + first / rate
-        data = types['audio_common_msgs/msg/AudioData'](int16_data=part, **empty)
-        info = types['audio_common_msgs/msg/AudioInfo'](format=8, channels=1, rate=rate,
-                                                        chunk=len(part))
-        msg = types['audio_common_msgs/msg/AudioStamped'](
-            header=_header(types, at, 'mic'),
-            audio=types['audio_common_msgs/msg/Audio'](audio_data=data, info=info))
-        yield '/audio', 'audio_common_msgs/msg/AudioStamped', at + len(part) / rate + 0.005, msg
+    for log_time, msg in audio_stamped_messages(store, pcm, rate, start, chunk, 'mic'):
+        yield '/audio', 'audio_common_msgs/msg/AudioStamped', log_time + 0.005, msg
 
 
 def _camera_messages(store, video, delay_s=CAMERA_DELAY_S, start=WALL_CLOCK):
     """The video's frames from ``delay_s`` on as a 29.97 fps JPEG CompressedImage camera,
     stamped at their time in the video."""
-    import cv2
+    from lhg_ros.data.bag import compressed_camera_messages
 
-    types = store.types
-    capture = cv2.VideoCapture(str(video))
-    fps, index = capture.get(cv2.CAP_PROP_FPS), 0
-    while True:
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        t, index = index / fps, index + 1
-        if t < delay_s:
-            continue
-        jpeg = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].reshape(-1)
-        msg = types['sensor_msgs/msg/CompressedImage'](
-            header=_header(types, start + t, 'camera'), format='jpeg', data=jpeg)
-        yield ('/camera/image_raw/compressed', 'sensor_msgs/msg/CompressedImage',
-               start + t + 0.03, msg)
-    capture.release()
+    for log_time, msg in compressed_camera_messages(store, video, start, from_s=delay_s):
+        yield '/camera/image_raw/compressed', 'sensor_msgs/msg/CompressedImage', log_time, msg
 
 
 def _generate(*args, timeout=300):

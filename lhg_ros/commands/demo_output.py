@@ -282,11 +282,8 @@ def write_bag(recorder, speech: Path, path: Path) -> Path:
     samples, rate = sf.read(str(speech), dtype='int16', always_2d=True)
     if path.exists():
         shutil.rmtree(path)
-    writer = BagWriter(path)
-    try:
+    with BagWriter(path) as writer:
         writer.write_audio('/audio', samples, rate, recorder.audio[0][0], chunk=rate // 100)
         for topic, msgtype, arrival_ns, cdr in recorder.bag:
             writer.write(topic, msgtype, arrival_ns, cdr)
-    finally:
-        writer.close()
     return path

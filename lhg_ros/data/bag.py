@@ -523,9 +523,62 @@ def covered_share(times: np.ndarray, duration_s: float, within_s: float = 0.2) -
     return float((nearest <= within_s).mean())
 
 
+def _header(types, at: float, frame_id: str):
+    sec = math.floor(at)
+    return types['std_msgs/msg/Header'](
+        stamp=types['builtin_interfaces/msg/Time'](sec=sec, nanosec=int((at - sec) * 1e9)),
+        frame_id=frame_id)
+
+
+def audio_stamped_messages(store, samples: np.ndarray, rate: int, stamp: float, chunk: int,
+                           frame_id: str = 'microphone'):
+    """``samples`` (n,) or (n, channels) int16 as audio_common 4.x ``AudioStamped`` messages of
+    ``chunk`` samples, the first captured at ``stamp``: (log time s, message), each logged when
+    its last sample was captured, as a capturer publishes them."""
+    samples = np.asarray(samples, dtype=np.int16)
+    samples = samples.reshape(len(samples), -1)
+    types = store.types
+    empty = {name: np.zeros(0, dtype=dtype) for name, dtype in
+             (('float32_data', np.float32), ('int32_data', np.int32),
+              ('int8_data', np.int8), ('uint8_data', np.uint8))}
+    for first in range(0, len(samples), chunk):
+        part = samples[first:first + chunk]
+        at = stamp + first / rate
+        data = types['audio_common_msgs/msg/AudioData'](int16_data=part.reshape(-1), **empty)
+        info = types['audio_common_msgs/msg/AudioInfo'](
+            format=8, channels=part.shape[1], rate=rate, chunk=len(part))  # 8: paInt16
+        yield at + len(part) / rate, types['audio_common_msgs/msg/AudioStamped'](
+            header=_header(types, at, frame_id),
+            audio=types['audio_common_msgs/msg/Audio'](audio_data=data, info=info))
+
+
+def compressed_camera_messages(store, video, start: float, from_s: float = 0.0,
+                               frame_id: str = 'camera'):
+    """A video file's frames from ``from_s`` on as a JPEG ``CompressedImage`` camera stamped
+    ``start`` + their time in the video: (log time s, message), logged 30 ms after capture.
+    For making a robot-like recording from files (tests, benchmarks)."""
+    import cv2
+
+    types = store.types
+    capture = cv2.VideoCapture(str(video))
+    fps, index = capture.get(cv2.CAP_PROP_FPS), 0
+    try:
+        while (frame := capture.read())[0]:
+            t, index = index / fps, index + 1
+            if t < from_s:
+                continue
+            jpeg = cv2.imencode('.jpg', frame[1], [cv2.IMWRITE_JPEG_QUALITY, 90])[1]
+            yield start + t + 0.03, types['sensor_msgs/msg/CompressedImage'](
+                header=_header(types, start + t, frame_id), format='jpeg',
+                data=jpeg.reshape(-1))
+    finally:
+        capture.release()
+
+
 class BagWriter:
     """A rosbag2 MCAP bag (``ros2 bag info``, Foxglove and ``read_bag`` open it) of messages
-    already in CDR, and of audio written as ``audio_common_msgs/msg/AudioStamped``."""
+    already in CDR, of rosbags messages, and of audio written as
+    ``audio_common_msgs/msg/AudioStamped``."""
 
     def __init__(self, path):
         from rosbags.rosbag2 import StoragePlugin, Writer
@@ -542,38 +595,25 @@ class BagWriter:
                                                                    typestore=self.store)
         self._writer.write(self._connections[topic], int(log_time_ns), cdr)
 
+    def write_message(self, topic: str, msgtype: str, log_time: float, msg) -> None:
+        """A message of this writer's type store, logged at ``log_time`` (s)."""
+        self.write(topic, msgtype, round(log_time * 1e9), self.store.serialize_cdr(msg, msgtype))
+
     def write_audio(self, topic: str, samples: np.ndarray, rate: int, stamp: float,
                     chunk: int, frame_id: str = 'microphone') -> int:
-        """``samples`` (n,) or (n, channels) int16 as AudioStamped messages of ``chunk``
-        samples, the first captured at ``stamp``; each logged when its last sample was
-        captured. Returns the number of messages."""
-        samples = np.asarray(samples, dtype=np.int16)
-        samples = samples.reshape(len(samples), -1)
-        types = self.store.types
+        """:func:`audio_stamped_messages` into the bag; returns the number of messages."""
         count = 0
-        for first in range(0, len(samples), chunk):
-            part = samples[first:first + chunk]
-            at = stamp + first / rate
-            sec = math.floor(at)
-            header = types['std_msgs/msg/Header'](
-                stamp=types['builtin_interfaces/msg/Time'](sec=sec,
-                                                           nanosec=int((at - sec) * 1e9)),
-                frame_id=frame_id)
-            empty = {name: np.zeros(0, dtype=dtype) for name, dtype in
-                     (('float32_data', np.float32), ('int32_data', np.int32),
-                      ('int8_data', np.int8), ('uint8_data', np.uint8))}
-            data = types['audio_common_msgs/msg/AudioData'](int16_data=part.reshape(-1),
-                                                              **empty)
-            info = types['audio_common_msgs/msg/AudioInfo'](
-                format=8, channels=part.shape[1], rate=rate, chunk=len(part))  # 8: paInt16
-            msg = types['audio_common_msgs/msg/AudioStamped'](
-                header=header, audio=types['audio_common_msgs/msg/Audio'](audio_data=data,
-                                                                          info=info))
-            cdr = self.store.serialize_cdr(msg, 'audio_common_msgs/msg/AudioStamped')
-            self.write(topic, 'audio_common_msgs/msg/AudioStamped',
-                       round((at + len(part) / rate) * 1e9), cdr)
+        for log_time, msg in audio_stamped_messages(self.store, samples, rate, stamp, chunk,
+                                                    frame_id):
+            self.write_message(topic, 'audio_common_msgs/msg/AudioStamped', log_time, msg)
             count += 1
         return count
 
     def close(self) -> None:
         self._writer.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
