@@ -21,6 +21,8 @@ after a 1 s warm-up; the measures are lhg_ros.evaluation.measures, with one nod 
   generated on the same speech timeline, so both spectra come from the same speech.
 * 3 minutes of silence (room noise only): nods per minute.
 * Variety: the model sampled with seeds 0 and 1 on the first held-out session.
+* Late poses: the held-out measures again when the camera's poses come 40, 80 and 120 ms late
+  and each step takes the newest pose in (listener_node's default, ``wait_for_pose`` off).
 
 Goals (issue [1/6]): per-axis RMS ratio to the reference 0.8-1.25, nod rate ratio 0.75-1.33,
 median nod size >= 0.8x the reference's, FD <= 0.5x the still head's, nod F1 >= 1.5x the
@@ -38,6 +40,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lhg_ros.console import format_table  # noqa: E402
+
+LATE_MS = (40, 80, 120)  # a camera pipeline's lateness behind the microphone
 
 
 def verdict(ok: bool) -> str:
@@ -73,6 +77,7 @@ def main() -> None:
         dataset_recordings,
         evaluate_policy,
         generated_speech,
+        late_poses,
         variety,
     )
     from lhg_ros.models import resolve_checkpoint
@@ -93,6 +98,10 @@ def main() -> None:
                 {**policies, 'still head': StillHead()}.items()}
         spread = variety(ModelPolicy(backend, seed=0), ModelPolicy(backend, seed=1),
                          recordings[0])
+        print('the held-out sessions with late poses ...', file=sys.stderr)
+        late = {ms: evaluate_policy(ModelPolicy(backend, seed=0),
+                                    [late_poses(r, ms / 1000.0) for r in recordings])
+                for ms in LATE_MS}
         print(f'{args.minutes:g} min of speech and 3 min of silence, no face ...',
               file=sys.stderr)
         speech = [generated_speech(60.0 * args.minutes, tmp, seed=2000, listener=True)]
@@ -139,6 +148,16 @@ def main() -> None:
     print(f"\nVariety: the model with seeds 0 and 1 on {recordings[0].name}: mean |difference| "
           f"{spread['mean_abs_diff_deg']:.2f} deg, nod times "
           f"{'differ' if spread['nods_differ'] else 'the same'}")
+
+    rows = []
+    for ms, r in {0: m, **late}.items():
+        rows.append([f'{ms} ms', *(number(r[f'rms_ratio_{a}']) for a in ('pitch', 'yaw', 'roll')),
+                     number(r['nod_rate_ratio']), number(r['nod_size_ratio']),
+                     number(r['fd_ratio']), number(r['nod_f1'] / r['random_nod_f1'])])
+    print('\nHeld-out sessions with the speaker poses late (the model, seed 0; the step takes '
+          'the newest pose in)')
+    print(format_table(['poses late by', 'RMS ratio pitch', 'yaw', 'roll', 'nod rate ratio',
+                        'nod size ratio', 'FD / still', 'F1 / random'], rows))
 
     speech_m, silence_m = on_speech['model'], on_silence['model']
     runs = (m, speech_m, silence_m)

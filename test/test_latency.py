@@ -1,6 +1,7 @@
 """The latency budget without ROS: a frame is cut as soon as its inputs are in (never after a
-fixed delay), a late camera is waited for only as long as it is measured late, a missing one
-not at all; a step's first pose is commanded at once; the stage logs add up."""
+fixed delay), a late camera holds nothing back (or, with ``wait_for_pose``, is waited for only
+as long as it is measured late), a missing one not at all; a step's first pose is commanded
+at once; the stage logs add up."""
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from lhg_ros.cli import main as cli
 from lhg_ros.evaluation.latency import (
     STAGES,
+    WORK,
     FeaturesLatencyLog,
     ListenerLatencyLog,
     stage_times,
@@ -68,8 +70,20 @@ def test_without_a_camera_a_step_is_commanded_when_its_last_audio_arrives():
         assert cmd.latency_s == pytest.approx(AUDIO_LATE_S - WINDOW_S, abs=1e-6)
 
 
-def test_a_late_camera_is_waited_for_as_long_as_it_is_late_and_its_pose_is_used():
+def test_by_default_a_late_camera_holds_no_step_back_and_its_newest_pose_is_used():
     c, commands = run(6.0, pose_late_s=0.045)
+    stepped = steps(commands)[10:-2]
+    assert len(stepped) >= 35
+    for _, cmd in stepped:
+        assert cmd.step.waited_for == ''
+        assert cmd.latency_s == pytest.approx(AUDIO_LATE_S - WINDOW_S, abs=1e-6)
+    assert c.counters['poses'] > 100
+    # a frame gets the camera's newest pose (not the neutral of a lost face)
+    assert np.allclose(c.aligner.frame(NOW + 5.0)[1], [0.0, 0.1, 0.0, 0.0, 0.0, 1.0])
+
+
+def test_with_wait_for_pose_a_late_camera_is_waited_for_as_long_as_it_is_late():
+    c, commands = run(6.0, pose_late_s=0.045, config=ControllerConfig(wait_for_pose=True))
     stepped = steps(commands)[10:-2]  # (the inputs end at the end)
     waited = [cmd for _, cmd in stepped if cmd.step.waited_for == 'pose']
     assert len(waited) > len(stepped) / 2, 'audio comes first; the pose is awaited'
@@ -86,14 +100,16 @@ def test_a_late_camera_is_waited_for_as_long_as_it_is_late_and_its_pose_is_used(
 
 
 def test_the_wait_for_a_camera_is_capped_at_max_input_wait_s():
-    c, commands = run(6.0, pose_late_s=0.3, config=ControllerConfig(max_input_wait_s=0.04))
+    c, commands = run(6.0, pose_late_s=0.3, config=ControllerConfig(max_input_wait_s=0.04,
+                                                                     wait_for_pose=True))
     for _, cmd in steps(commands)[10:-2]:  # (the inputs end at the end)
         end = cmd.step.capture_end - WINDOW_S + 0.01
         assert cmd.step.cut - end <= 0.04 + 0.02 + 1e-6  # the cap, then the next tick
 
 
 def test_a_camera_that_stops_holds_nothing_back():
-    c, commands = run(8.0, pose_late_s=0.045, pose_until_s=3.0)
+    c, commands = run(8.0, pose_late_s=0.045, pose_until_s=3.0,
+                      config=ControllerConfig(wait_for_pose=True))
     late = [cmd for now, cmd in steps(commands) if now > NOW + 4.0]
     assert late and all(cmd.step.waited_for == '' for cmd in late)
     assert all(cmd.latency_s == pytest.approx(AUDIO_LATE_S - WINDOW_S, abs=1e-6)
@@ -160,10 +176,10 @@ def test_the_stamped_buffer_answers_as_a_scan_would():
 
 
 def test_the_stage_logs_add_up_to_the_total_and_the_report_prints_them(tmp_path, capsys):
-    c, commands = run(5.0, pose_late_s=0.045)
+    c, commands = run(5.0, pose_late_s=0.045, config=ControllerConfig(wait_for_pose=True))
     features = FeaturesLatencyLog(tmp_path / 'features.csv')
     for k in range(500):
-        features.write(NOW + k * 0.01, 1, NOW + k * 0.01 + AUDIO_LATE_S - 0.001)
+        features.write(NOW + k * 0.01, 1, NOW + k * 0.01 + AUDIO_LATE_S - 0.001, 0.0002)
     features.close()
     listener = ListenerLatencyLog(tmp_path / 'listener.csv')
     for now, cmd in steps(commands):
@@ -171,14 +187,24 @@ def test_the_stage_logs_add_up_to_the_total_and_the_report_prints_them(tmp_path,
     listener.close()
     stages = stage_times(tmp_path / 'listener.csv', tmp_path / 'features.csv')
     parts = sum(stages[name] for name in STAGES[:-1])
-    assert np.allclose(parts, stages['total'])
+    assert np.allclose(parts, stages['total'], atol=2e-6)  # (the logs keep microseconds)
     assert np.allclose(stages['features -> received'], 0.001, atol=1e-5)
     assert (stages['alignment wait'] > 0.005).any(), 'the late camera shows as a wait'
+    # the work alone: FBank 0.2 ms, DDS 1 ms, 0.5 ms from the cut to the command; no waits
+    np.testing.assert_allclose(stages[WORK], 0.0017, atol=2e-6)
+    assert (stages[WORK] < stages['total'] - 0.005).any()
     assert cli(['latency-report', '--listener', str(tmp_path / 'listener.csv'), '--features',
                 str(tmp_path / 'features.csv'), '--skip', '0',
                 '--plot', str(tmp_path / 'stages.png')]) == 0
     out = capsys.readouterr().out
     assert 'alignment wait' in out and 'model step' in out and 'waited for a speaker pose' in out
+    assert 'the work alone' in out
+    # a features log from before the work was logged still reads (the work unknown)
+    old = tmp_path / 'old.csv'
+    old.write_text('\n'.join(','.join(r.split(',')[:3])
+                             for r in (tmp_path / 'features.csv').read_text().splitlines()))
+    stages = stage_times(tmp_path / 'listener.csv', old)
+    assert np.isfinite(stages['total']).all() and np.isnan(stages[WORK]).all()
     assert (tmp_path / 'stages.png').stat().st_size > 5000
 
 

@@ -96,6 +96,34 @@ def test_the_model_listens_it_nods_with_speech_and_keeps_still_in_silence(tmp_pa
     assert quiet['rms_pitch_deg'] <= 0.5 * talk['rms_pitch_deg'], (quiet, talk)
 
 
+def test_speaker_poses_that_come_late_leave_the_motion_as_lively(tmp_path):
+    """A camera runs 40-120 ms behind the microphone, and listener_node steps on the newest
+    pose in rather than wait for it: with the poses of held-out sessions (listeners and
+    speakers the model never saw, heads moving) 120 ms late, the model moves and nods as much
+    as with them on time."""
+    from lhg_ros.data.corpus import make_corpus
+    from lhg_ros.data.extract import extract_dataset
+    from lhg_ros.data.manifest import load_manifest
+    from lhg_ros.evaluation.closed_loop import dataset_recordings, evaluate_policy, late_poses
+
+    dataset = load_manifest(make_corpus(tmp_path / 'held_out', sessions=3, held_out=3,
+                                        minutes=(1.5, 2.0), seed=1000))
+    extract_dataset(dataset, progress=False)
+    recordings = dataset_recordings(dataset, dataset.held_out)
+    late = [late_poses(r, 0.12) for r in recordings]
+    assert all(np.abs(a.speaker_poses - b.speaker_poses).max() > 0.01
+               for a, b in zip(recordings, late, strict=True)), 'the speakers move'
+    backend = load_backend('onnxruntime', STARTER)
+    on_time = evaluate_policy(ModelPolicy(backend, seed=0), recordings)
+    delayed = evaluate_policy(ModelPolicy(backend, seed=0), late)
+    for axis in ('pitch', 'yaw', 'roll'):
+        ratio = delayed[f'rms_{axis}_deg'] / on_time[f'rms_{axis}_deg']
+        assert 0.85 <= ratio <= 1.15, f'RMS {axis}: {ratio:.2f}x with the poses late'
+    assert abs(delayed['nods_per_min'] - on_time['nods_per_min']) <= 0.2 * on_time[
+        'nods_per_min'], (delayed['nods_per_min'], on_time['nods_per_min'])
+    assert delayed['nod_f1'] >= 0.8 * on_time['nod_f1'], (delayed['nod_f1'], on_time['nod_f1'])
+
+
 def test_a_non_finite_prediction_is_counted_held_then_neutral(policy):
     good = np.zeros((12, 81), np.float32)
     motion = np.zeros((3, 18), np.float32)

@@ -59,6 +59,21 @@ def dataset_recordings(dataset, session_ids) -> list[Recording]:
     return out
 
 
+def late_poses(recording: Recording, seconds: float) -> Recording:
+    """The recording as a step sees it when the camera's poses arrive ``seconds`` late and
+    the step takes the newest one in (listener_node's default): each motion frame gets the
+    speaker pose of ``seconds`` before (the first pose until then)."""
+    from dataclasses import replace
+
+    lag = int(round(seconds * MOTION_RATE))
+    poses = np.asarray(recording.speaker_poses)
+    if lag <= 0 or not len(poses):
+        return recording
+    late = np.concatenate([np.repeat(poses[:1], min(lag, len(poses)), axis=0),
+                           poses[:max(len(poses) - lag, 0)]])
+    return replace(recording, speaker_poses=late)
+
+
 def pauses_of(recording: Recording) -> np.ndarray:
     """The speaker's pause starts in a recording (see :func:`measures.pause_starts`)."""
     return measures.pause_starts(recording.speaking, log_power=recording.audio[:, 0])

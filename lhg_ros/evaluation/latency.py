@@ -17,7 +17,12 @@ safety + publish                   limits, smoothing, and publishing the joint c
 total                              newest sample captured -> joint command published
 =================================  ==========================================================
 
-Without the features log, the first two stages are reported as one (capture -> received).
+Beside them, ``the work alone``: what the computers did for the step, without any wait (the
+features node's FBank, VAD and publish for the message, DDS, the step, the command): the floor
+that the total could come down to.
+
+Without the features log, the first two stages are reported as one (capture -> received), and
+the work alone is not known.
 """
 
 import csv
@@ -25,11 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
-FEATURE_COLUMNS = ['stamp_s', 'rows', 'published_s']
+FEATURE_COLUMNS = ['stamp_s', 'rows', 'published_s', 'work_s']
+OLD_FEATURE_COLUMNS = FEATURE_COLUMNS[:3]  # (logs written before the work was logged)
 LISTENER_COLUMNS = ['audio_stamp_s', 'capture_end_s', 'received_s', 'cut_s', 'step_s',
                     'published_s', 'waited_for']
 STAGES = ['audio -> features published', 'features -> received', 'alignment wait',
           'model step', 'safety + publish', 'total']
+WORK = 'the work alone (no waits)'
 MATCH_S = 1e-3  # a listener row belongs to the features message stamped within this
 
 
@@ -58,12 +65,14 @@ class _CsvLog:
 
 
 class FeaturesLatencyLog(_CsvLog):
-    """What audio_features_node published when."""
+    """What audio_features_node published when, and how long its features took to compute
+    and publish (from the audio's hand-over to the publish)."""
 
     columns = FEATURE_COLUMNS
 
-    def write(self, stamp: float, rows: int, published: float) -> None:
-        self._row([f'{stamp:.6f}', rows, f'{published:.6f}'])
+    def write(self, stamp: float, rows: int, published: float, work: float = float('nan')
+              ) -> None:
+        self._row([f'{stamp:.6f}', rows, f'{published:.6f}', f'{work:.6f}'])
 
 
 class ListenerLatencyLog(_CsvLog):
@@ -78,18 +87,20 @@ class ListenerLatencyLog(_CsvLog):
                                f'{step.step_s:.6f}', f'{published:.6f}', step.waited_for])
 
 
-def _read(path, columns: list[str]) -> dict[str, np.ndarray]:
+def _read(path, columns: list[str], older: list[str] | None = None) -> dict[str, np.ndarray]:
+    """The log's columns; one with the ``older`` columns has the others as nan."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f'no latency log at {path}')
     with path.open(newline='') as f:
         reader = csv.reader(f)
         header = next(reader, None)
-        if header != columns:
+        if header != columns and (older is None or header != older):
             raise ValueError(f'{path} is not a latency log (expected the columns '
                              f"{','.join(columns)})")
-        rows = [r for r in reader if len(r) == len(columns)]
-    table = {name: [r[i] for r in rows] for i, name in enumerate(columns)}
+        rows = [r for r in reader if len(r) == len(header)]
+    table = {name: [r[i] if i < len(header) else 'nan' for r in rows]
+             for i, name in enumerate(columns)}
     return {k: (np.array(v) if k == 'waited_for' else np.array(v, dtype=np.float64))
             for k, v in table.items()}
 
@@ -105,9 +116,10 @@ def stage_times(listener_csv, features_csv=None, skip_s: float = 0.0) -> dict[st
     received, cut, step = steps['received_s'], steps['cut_s'], steps['step_s']
     out = {}
     if features_csv is not None:
-        features = _read(features_csv, FEATURE_COLUMNS)
+        features = _read(features_csv, FEATURE_COLUMNS, OLD_FEATURE_COLUMNS)
         order = np.argsort(features['stamp_s'])
         stamps, published = features['stamp_s'][order], features['published_s'][order]
+        work = features['work_s'][order]
         if not len(stamps):
             raise ValueError(f'{features_csv} has no rows')
         i = np.clip(np.searchsorted(stamps, steps['audio_stamp_s']), 1, len(stamps) - 1)
@@ -117,12 +129,15 @@ def stage_times(listener_csv, features_csv=None, skip_s: float = 0.0) -> dict[st
         sent = np.where(matched, published[i], np.nan)
         out[STAGES[0]] = sent - steps['capture_end_s']
         out[STAGES[1]] = received - sent
+        features_work = np.where(matched, work[i], np.nan)
     else:
         out['capture -> received'] = received - steps['capture_end_s']
     out[STAGES[2]] = cut - received
     out[STAGES[3]] = step
     out[STAGES[4]] = steps['published_s'] - (cut + step)
     out[STAGES[5]] = steps['published_s'] - steps['capture_end_s']
+    if features_csv is not None:
+        out[WORK] = features_work + out[STAGES[1]] + out[STAGES[3]] + out[STAGES[4]]
     out['waited_for'] = steps['waited_for']
     return out
 

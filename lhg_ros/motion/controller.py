@@ -6,10 +6,14 @@ cut the same motion frames, give the policy the same inputs and voice-activity d
 send the result through the same limits, smoothing, watchdog and nod detector.
 
 A motion frame is cut as soon as its inputs are in, not after a fixed delay: its audio rows
-(the features node publishes every 10 ms), the voice-activity decision for them when a VAD is
-running, and, while a camera is delivering, a speaker pose stamped at or after the frame's
-end, or else the time that stream has been measured to run late (at most
-``max_input_wait_s``). A missing camera therefore never holds audio-driven reactions back.
+(the features node publishes each as soon as its audio is in) and the voice-activity decision
+for them when a VAD is running. The speaker's pose is the newest one in: a camera pipeline
+runs 30-120 ms behind the microphone, and the shipped model's closed-loop measures do not
+change when its poses come that late (``bench/bench_closed_loop.py``), while waiting for the
+pose of the same frame put that lateness on every step. With ``wait_for_pose``, a frame also
+waits, while a camera is delivering, for a speaker pose stamped at or after its end, or else
+for as long as that stream has been measured to run late (at most ``max_input_wait_s``). A
+missing camera never holds audio-driven reactions back.
 Inputs call :meth:`ListenerController.generate`; a completed step's first pose is commanded at
 once (the node publishes it outside its timer), the rest at the motion rate after it. Each
 control tick moves the joints toward the pose due then.
@@ -39,6 +43,7 @@ LATENESS_WINDOW = 30  # speaker poses over which the stream's lateness is measur
 class ControllerConfig:
     control_rate: float = 50.0  # Hz, joint commands
     max_input_wait_s: float = 0.06  # the most a frame waits for a late pose or VAD decision
+    wait_for_pose: bool = False  # wait for the camera's pose of the same frame (see above)
     warmup_s: float = 1.0  # the policy listens this long before the head moves
     watchdog_timeout_s: float = 0.5  # no audio for this long: back to neutral
     neutral_return_s: float = 1.0  # time to settle at neutral after a stall or the gate
@@ -188,8 +193,9 @@ class ListenerController:
         if (self._vad_running(now) and self._speaking.newest_stamp < end - 1e-6
                 and overdue < self.config.max_input_wait_s):
             return 'vad'  # its decision follows the features within a publish period
-        if (now - self._pose_arrival <= self.config.speaker_hold_s
-                and self.aligner.latest_pose_stamp < end and overdue < self.pose_lateness_s):
+        if (self.config.wait_for_pose and self.aligner.latest_pose_stamp < end
+                and now - self._pose_arrival <= self.config.speaker_hold_s
+                and overdue < self.pose_lateness_s):
             return 'pose'  # a camera is delivering; its pose for this frame may be in flight
         return ''
 

@@ -3,12 +3,16 @@
 Sources (parameter ``source``): ``file`` (WAV/FLAC/OGG, real-time pace or as fast as possible),
 ``microphone`` (PyAudio), ``topic`` (``audio_common_msgs`` on ``audio``: the audio_common 4.x
 ``AudioStamped`` / ``Audio``, or the ros-drivers 0.3 ``AudioDataStamped`` / ``AudioData``).
-A timer drains the source and publishes; capture callbacks only queue samples. Dropped audio
-(malformed or badly stamped messages, a full queue) is counted on /diagnostics.
+Capture callbacks only queue samples and wake the node (a guard condition), which then
+computes and publishes at once: a frame's features leave the node as soon as its last sample
+is in, not at the next poll. A timer polls as well (``publish_period_s``), for what no wake-up
+brought and to start a file once its subscribers are there. Dropped audio (malformed or badly
+stamped messages, a full queue) is counted on /diagnostics.
 """
 
 import importlib
 import queue
+import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
@@ -47,7 +51,7 @@ class TopicAudioSource:
     """Audio from an ``audio_common_msgs`` topic; the callback only checks and queues chunks."""
 
     def __init__(self, node: Node, message_type: str, sample_format: str, sample_rate: int,
-                 channels: int, max_queued: int = 200):
+                 channels: int, max_queued: int = 200, notify=None):
         try:
             msg_type = getattr(importlib.import_module('audio_common_msgs.msg'), message_type)
         except (ImportError, AttributeError):
@@ -61,6 +65,7 @@ class TopicAudioSource:
                                'AudioData carries no format, rate or channels: use '
                                'topic.message_type AudioStamped (or Audio)')
         self._node = node
+        self._notify = notify
         self._stream = AudioMessageStream(sample_format, sample_rate, channels)
         self._queue: queue.Queue = queue.Queue(maxsize=max_queued)
         self.finished = False
@@ -82,6 +87,9 @@ class TopicAudioSource:
             self._drop(str(exc))
         except queue.Full:
             self._drop('the node fell behind the audio topic')
+        else:
+            if self._notify is not None:
+                self._notify()
 
     def _drop(self, reason: str) -> None:
         self.dropped += 1
@@ -109,9 +117,10 @@ class AudioFeaturesNode(Node):
         self.frame_id = declare(self, 'frame_id', 'speaker_microphone',
                                 'header.frame_id of the published features')
         period = declare(self, 'publish_period_s', 0.01,
-                         'how often available features are published (s); features wait '
-                         'up to this long after their 10 ms of audio is in',
-                         value_range=(0.005, 0.5))
+                         'how often the node polls its source (s): a file waiting for its '
+                         'subscribers, or audio that no wake-up announced; every source '
+                         'wakes the node as soon as audio is in, so features do not wait '
+                         'for this', value_range=(0.005, 0.5))
         self._latency_log = None
         log_path = declare(self, 'latency_log', '', 'CSV file to write each published '
                            "message's stamp and publish time to (lhg-ros latency-report); "
@@ -126,6 +135,9 @@ class AudioFeaturesNode(Node):
         self.exit_at_end = declare(self, 'file.exit_at_end', False,
                                    'shut the node down when a non-looping file has been read')
         self._source_kind = source
+        # The sources' capture threads and callbacks trigger it (thread-safe); its callback
+        # runs in this node's executor, as the timer's does.
+        self._wake = self.create_guard_condition(self._drain)
         self._setup_source(source)
         vad = None
         if declare(self, 'vad.enabled', True, 'run Silero voice activity detection'):
@@ -159,6 +171,7 @@ class AudioFeaturesNode(Node):
                                                           qos)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._dropped_before = 0
+        self._speaking_sent: bool | None = None
         self.frames_published = 0
         self._timer = self.create_timer(period, self._on_timer)
         self.create_timer(1.0, self._publish_diagnostics)
@@ -205,31 +218,40 @@ class AudioFeaturesNode(Node):
                 if not p['file.path']:
                     raise StartupError("source 'file' needs the parameter file.path")
                 self.source = FileAudioSource(p['file.path'], clock=self._now,
-                                              realtime=p['file.realtime'], loop=p['file.loop'])
+                                              realtime=p['file.realtime'], loop=p['file.loop'],
+                                              notify=self._wake.trigger)
                 self.get_logger().info(f"reading '{p['file.path']}' "
                                        f'({self.source.duration_s:.1f} s, '
                                        f'{self.source.sample_rate} Hz)')
             elif source == 'microphone':
                 self.source = MicrophoneSource(
                     device=p['microphone.device'], sample_rate=p['microphone.sample_rate'],
-                    channels=p['microphone.channels'], clock=self._now)
+                    channels=p['microphone.channels'], clock=self._now,
+                    notify=self._wake.trigger)
                 self.get_logger().info(f"capturing '{self.source.device_name}' at "
                                        f'{self.source.sample_rate} Hz')
             else:
                 self.source = TopicAudioSource(
                     self, p['topic.message_type'], p['topic.sample_format'],
-                    p['topic.sample_rate'], p['topic.channels'])
+                    p['topic.sample_rate'], p['topic.channels'], notify=self._wake.trigger)
         except AudioSourceError as exc:
             raise StartupError(str(exc)) from None
 
     def _on_timer(self) -> None:
         if self._source_kind == 'file' and not self._wait.ready():
             return
+        self._drain()
+
+    def _drain(self) -> None:
+        """Features of all the audio in, published; the end of a file."""
+        if self._timer.is_canceled():
+            return  # (a wake-up after the end of the file)
         for chunk in self.source.read():
+            began = time.perf_counter()
             if self._frontend is None:
                 self._frontend = SpeakerAudioFrontEnd(self.source.sample_rate,
                                                       chunk.samples.shape[-1], self._vad)
-            self._publish(self._frontend.accept(chunk.samples, chunk.first_sample_time))
+            self._publish(self._frontend.accept(chunk.samples, chunk.first_sample_time), began)
         if self.source.finished:
             self._timer.cancel()
             if self._frontend is not None:
@@ -241,18 +263,24 @@ class AudioFeaturesNode(Node):
                 flush([self._features_pub, self._speaking_pub])
                 raise SystemExit(0)
 
-    def _publish(self, block) -> None:
+    def _publish(self, block, began: float | None = None) -> None:
+        """``began``: perf_counter when its audio was handed over (for the latency log)."""
         if len(block.frames):
             self._features_pub.publish(image_from_rows(block.frames, block.stamp, self.frame_id))
             self.frames_published += len(block.frames)
             if self._latency_log is not None:
-                self._latency_log.write(block.stamp, len(block.frames), self._now())
+                work = float('nan') if began is None else time.perf_counter() - began
+                self._latency_log.write(block.stamp, len(block.frames), self._now(), work)
             if self._spectrogram is not None:
                 self._spectrogram.push(block.frames[:, :STATIC_DIM])
                 self._spectrogram_pub.publish(
                     mono8_image(self._spectrogram.image(), block.stamp, self.frame_id))
-        if block.speaking is not None:
+        # With the features, or on its own when it changes (chunks of 5 ms: not every one
+        # completes a frame).
+        if block.speaking is not None and (len(block.frames)
+                                           or block.speaking != self._speaking_sent):
             self._speaking_pub.publish(Bool(data=block.speaking))
+            self._speaking_sent = block.speaking
 
     def _publish_diagnostics(self) -> None:
         dropped = self.source.dropped - self._dropped_before  # this period's, not since start

@@ -93,10 +93,15 @@ class ListenerNode(LifecycleNode):
             'control_rate': declare(self, 'control_rate', 50.0, 'joint command rate (Hz)',
                                     value_range=(5.0, 500.0)),
             'max_input_wait_s': declare(
-                self, 'max_input_wait_s', 0.06, 'the most a motion frame waits for a late '
-                'speaker pose (only while a camera delivers, only as long as its stream is '
-                'measured late) or voice-activity decision; audio never waits',
-                value_range=(0.0, 0.5)),
+                self, 'max_input_wait_s', 0.06, 'the most a motion frame waits for its '
+                'voice-activity decision or, with wait_for_pose, a late speaker pose (only '
+                'while a camera delivers, only as long as its stream is measured late); audio '
+                'never waits', value_range=(0.0, 0.5)),
+            'wait_for_pose': declare(
+                self, 'wait_for_pose', False, "wait for the camera's speaker pose of the same "
+                'motion frame (up to max_input_wait_s); false: step on the newest pose in '
+                '(the camera runs 30-120 ms late, which the model tolerates; waiting puts '
+                'that lateness on every command)'),
             'latency_log': declare(self, 'latency_log', '', 'CSV file to write every step\'s '
                                    'stage times to (lhg-ros latency-report reads it); empty '
                                    '= off'),
@@ -220,6 +225,7 @@ class ListenerNode(LifecycleNode):
         p = self.p
         self.controller = ListenerController(self.policy, self.joint_map, ControllerConfig(
             control_rate=p['control_rate'], max_input_wait_s=p['max_input_wait_s'],
+            wait_for_pose=p['wait_for_pose'],
             warmup_s=p['warmup_s'], watchdog_timeout_s=p['watchdog_timeout_s'],
             neutral_return_s=p['neutral_return_s'], smoothing_hz=p['smoothing_hz'],
             speaker_hold_s=p['speaker_hold_s'], max_stamp_age_s=p['max_stamp_age_s'],

@@ -3,10 +3,15 @@ and the decoding of ``audio_common_msgs`` messages (4.x and 0.3 layouts, duck-ty
 import here) for the node's topic source.
 
 A source hands out :class:`AudioChunk` s: raw samples with the capture time of their first
-sample, on the clock the caller passes in (the node's ROS clock).
+sample, on the clock the caller passes in (the node's ROS clock). Given ``notify``, the
+microphone and a real-time file deliver their samples in chunks of ``CHUNK_S`` from a thread
+of their own and call it on each, so that the node publishes a frame's features as soon as
+its last sample is in rather than at its next poll.
 """
 
+import math
 import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +23,10 @@ from lhg_ros.console import quiet_stderr
 from lhg_ros.stamps import StampWindow
 
 Clock = Callable[[], float]
+# A delivered chunk's length (s): 5 ms divides the features' 25 ms window and 10 ms hop, so
+# every feature frame is complete at the end of a chunk, not part-way through one (with 10 ms
+# chunks each frame would wait 5 ms for the rest of its chunk).
+CHUNK_S = 0.005
 
 
 class AudioSourceError(RuntimeError):
@@ -58,12 +67,16 @@ class FileAudioSource:
     """Reads an audio file in blocks.
 
     ``realtime``: each ``read()`` returns the samples whose time has come since the first read,
-    as a microphone would deliver them. Otherwise each ``read()`` returns the next ``block_s``
-    seconds at once, stamped as if the file had been captured from the first read on.
+    as a microphone would deliver them; with ``notify``, the first ``read()`` starts a thread
+    that delivers them as a microphone does, ``chunk_s`` at a time when its last sample is due,
+    and calls ``notify`` for each (``read()`` then returns what it queued). Otherwise each
+    ``read()`` returns the next ``block_s`` seconds at once, stamped as if the file had been
+    captured from the first read on.
     """
 
     def __init__(self, path: str | Path, clock: Clock = time.time, realtime: bool = True,
-                 loop: bool = False, block_s: float = 0.5):
+                 loop: bool = False, block_s: float = 0.5,
+                 notify: Callable[[], None] | None = None, chunk_s: float = CHUNK_S):
         import soundfile as sf
 
         self.path = Path(path)
@@ -89,21 +102,41 @@ class FileAudioSource:
         self._block = max(1, int(block_s * self.sample_rate))
         self._start: float | None = None
         self._samples_read = 0
-        self.finished = False
+        self._ended = False
         self.dropped, self.drop_reason = 0, ''  # (as every source has; a file drops nothing)
+        self._notify = notify if realtime else None
+        self._chunk_s = chunk_s
+        self._queue: queue.Queue = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def finished(self) -> bool:
+        """The whole file has been handed out (a looping file never is)."""
+        return self._ended and self._queue.empty()
 
     def read(self) -> list[AudioChunk]:
         now = self._clock()
         if self._start is None:
             self._start = now
-        if self.finished:
+            if self._notify is not None:
+                self._thread = threading.Thread(target=self._deliver, daemon=True,
+                                                name='file audio')
+                self._thread.start()
+        if self._notify is not None:
+            chunks = []
+            while not self._queue.empty():
+                chunks.append(self._queue.get_nowait())
+            return chunks
+        if self._ended:
             return []
         if self._realtime:
-            wanted = int((now - self._start) * self.sample_rate) - self._samples_read
-        else:
-            wanted = self._block
+            return self._take(int((now - self._start) * self.sample_rate) - self._samples_read)
+        return self._take(self._block)
+
+    def _take(self, wanted: int) -> list[AudioChunk]:
         chunks = []
-        while wanted > 0 and not self.finished:
+        while wanted > 0 and not self._ended:
             block = self._file.read(wanted, dtype='float32', always_2d=True)
             if len(block):
                 chunks.append(AudioChunk(block, self._start + self._samples_read /
@@ -114,10 +147,27 @@ class FileAudioSource:
                 if self._loop:
                     self._file.seek(0)
                 else:
-                    self.finished = True
+                    self._ended = True
         return chunks
 
+    def _deliver(self) -> None:
+        """The capture thread: each chunk when its last sample is due (chunk ends on a grid of
+        ``chunk_s`` from the start), queued before ``notify`` is called."""
+        index = 0
+        while not self._ended and not self._stop.is_set():
+            index += 1
+            end = math.ceil(index * self._chunk_s * self.sample_rate - 1e-6)  # (float error)
+            wait = self._start + end / self.sample_rate - self._clock()
+            if wait > 0 and self._stop.wait(wait):
+                return
+            for chunk in self._take(end - self._samples_read):
+                self._queue.put(chunk)
+            self._notify()
+
     def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
         self._file.close()
 
 
@@ -152,10 +202,12 @@ def find_input_device(devices: list[tuple[int, str, int, int]], spec: str) -> in
 
 
 class MicrophoneSource:
-    """Captures 16-bit audio with PyAudio; the capture callback only queues the samples."""
+    """Captures 16-bit audio with PyAudio; the capture callback only queues the samples
+    (``chunk_s`` at a time) and calls ``notify``."""
 
     def __init__(self, device: str = '', sample_rate: int = 0, channels: int = 1,
-                 chunk_s: float = 0.01, clock: Clock = time.time, max_queued_s: float = 2.0):
+                 chunk_s: float = CHUNK_S, clock: Clock = time.time, max_queued_s: float = 2.0,
+                 notify: Callable[[], None] | None = None):
         try:
             import pyaudio
         except ImportError:
@@ -175,6 +227,7 @@ class MicrophoneSource:
             self.dropped = 0
             self.drop_reason = ''
             self._clock = clock
+            self._notify = notify
             self._stream = self._audio.open(
                 format=pyaudio.paInt16, channels=self.channels, rate=self.sample_rate,
                 input=True, input_device_index=index, frames_per_buffer=chunk,
@@ -198,6 +251,8 @@ class MicrophoneSource:
         except queue.Full:  # the consumer stalled: drop rather than block the audio thread
             self.dropped += 1
             self.drop_reason = 'the node fell behind the microphone'
+        if self._notify is not None:
+            self._notify()
         return None, pyaudio.paContinue
 
     def read(self) -> list[AudioChunk]:
