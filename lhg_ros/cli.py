@@ -29,7 +29,7 @@ def _add_doctor(subparsers) -> None:
     parser.add_argument('--skip-dds', action='store_true',
                         help='skip the two-process DDS round trip')
     parser.add_argument('--dds-timeout', type=float, default=15.0, metavar='SECONDS',
-                        help='how long to wait for DDS discovery (default 15)')
+                        help='how long to wait for DDS discovery')
     parser.set_defaults(run=_command('doctor'))
 
 
@@ -66,7 +66,8 @@ def _add_model_tools(subparsers) -> None:
         description='Export the streaming step of a checkpoint to ONNX (<name>.step.onnx next '
                     'to it), or build and cache a TensorRT engine from that ONNX model.')
     parser.add_argument('--checkpoint', required=True, help='<name>.safetensors (+ .json)')
-    parser.add_argument('--to', choices=['onnx', 'tensorrt'], default='onnx')
+    parser.add_argument('--to', choices=['onnx', 'tensorrt'], default='onnx',
+                        help='what to make')
     parser.add_argument('--fp32', action='store_true', help='TensorRT: no FP16')
     parser.add_argument('--force', action='store_true',
                         help='re-export / rebuild even when the cached file is current')
@@ -80,7 +81,7 @@ def _add_model_tools(subparsers) -> None:
     parser.add_argument('--backends', default='torch,onnxruntime',
                         help='comma-separated: torch, onnxruntime, tensorrt')
     parser.add_argument('--checkpoint', help='time this checkpoint instead of presets')
-    parser.add_argument('--steps', type=int, default=100)
+    parser.add_argument('--steps', type=int, default=100, help='steps timed per row')
     parser.set_defaults(run=_command('model_tools', 'bench_main'))
 
 
@@ -90,21 +91,21 @@ def _add_data_tools(subparsers) -> None:
         description='Datasets of dyadic conversations described by a manifest (see README).')
     commands = data.add_subparsers(title='data commands', metavar='COMMAND', required=True)
     parser = commands.add_parser('validate', help='name every problem of a manifest')
-    parser.add_argument('manifest')
+    parser.add_argument('manifest', help='the dataset\'s manifest.yaml')
     parser.set_defaults(run=_command('data_tools', 'validate_main'))
     parser = commands.add_parser(
         'extract', help='features of every session with the nodes\' own code, cached')
-    parser.add_argument('manifest')
+    parser.add_argument('manifest', help='the dataset\'s manifest.yaml')
     parser.add_argument('--workers', type=int, default=1, help='parallel processes')
     parser.add_argument('--force', action='store_true', help='ignore the cache')
     parser.set_defaults(run=_command('data_tools', 'extract_main'))
     parser = commands.add_parser(
         'synth', help='small synthetic sessions from real parts (espeak-ng, a photograph)')
     parser.add_argument('output', help='folder for the sessions and manifest.yaml')
-    parser.add_argument('--sessions', type=int, default=3)
+    parser.add_argument('--sessions', type=int, default=3, help='sessions to make')
     parser.add_argument('--turns', type=int, default=4, help='turns per session')
     parser.add_argument('--held-out', type=int, default=1, help='sessions kept for eval')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seed', type=int, default=0, help='the same seed, the same sessions')
     parser.set_defaults(run=_command('data_tools', 'synth_main'))
 
     parser = commands.add_parser(
@@ -114,19 +115,24 @@ def _add_data_tools(subparsers) -> None:
                     'sway and posture shifts follow published listening statistics (see '
                     'lhg_ros.data.corpus). The shipped model is trained on it.')
     parser.add_argument('output', help='folder for the sessions and manifest.yaml')
-    parser.add_argument('--sessions', type=int, default=60)
+    parser.add_argument('--sessions', type=int, default=60,
+                        help='sessions to make (the shipped model: 180)')
     parser.add_argument('--held-out', type=int, default=4, help='sessions kept for eval')
-    parser.add_argument('--min-minutes', type=float, default=1.0)
-    parser.add_argument('--max-minutes', type=float, default=2.0)
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--min-minutes', type=float, default=1.0,
+                        help='shortest session (drawn between the two)')
+    parser.add_argument('--max-minutes', type=float, default=2.0, help='longest session')
+    parser.add_argument('--seed', type=int, default=0, help='the same seed, the same corpus')
     parser.set_defaults(run=_command('data_tools', 'corpus_main'))
 
+    from lhg_ros.training.config import TrainConfig
+
+    recipe = TrainConfig()
     for name, help_text in (('train', 'train the listener model (the shipped model\'s recipe)'),
                             ('finetune', 'fine-tune a pre-trained model to one listener')):
         parser = subparsers.add_parser(
             name, help=help_text,
             description=f'{help_text[0].upper()}{help_text[1:]}: preset compact (a mixture of '
-                        '8 over the next 0.48 s, its own motion fed back), AdamW lr 1e-3, '
+                        '16 over the next 0.48 s, its own motion fed back), AdamW lr 1e-3, '
                         'weight decay 1e-2, cosine annealing, negative log-likelihood, batch '
                         '4, 12 epochs, 1 s warm-up without loss, scheduled sampling of its own '
                         'samples on up to half of the steps, a fifth of its own motion hidden '
@@ -136,15 +142,20 @@ def _add_data_tools(subparsers) -> None:
         parser.add_argument('--data', required=True, help='dataset manifest')
         parser.add_argument('--out', required=True, help='folder for checkpoints and logs')
         parser.add_argument('--config', help='training config file (YAML or JSON)')
-        parser.add_argument('--preset', choices=sorted(PRESETS),
-                            help='model preset (default compact, the shipped model)')
-        parser.add_argument('--epochs', type=int)
-        parser.add_argument('--batch-size', type=int)
-        parser.add_argument('--lr', type=float, help='learning rate')
-        parser.add_argument('--device', help='cpu or cuda')
-        parser.add_argument('--workers', type=int, help='feature extraction processes')
+        if name == 'train':  # (fine-tuning keeps the architecture of its checkpoint)
+            parser.add_argument('--preset', choices=sorted(PRESETS),
+                                help=f'model preset (default: {recipe.preset}, the shipped '
+                                     'model)')
+        parser.add_argument('--epochs', type=int, help=f'(default: {recipe.epochs})')
+        parser.add_argument('--batch-size', type=int, help=f'(default: {recipe.batch_size})')
+        parser.add_argument('--lr', type=float,
+                            help=f'learning rate (default: {recipe.learning_rate:g})')
+        parser.add_argument('--device', help=f'cpu or cuda (default: {recipe.device})')
+        parser.add_argument('--workers', type=int,
+                            help=f'feature extraction processes (default: {recipe.workers})')
         parser.add_argument('--resume', action='store_true',
-                            help='continue from --out/trainer_state.pt')
+                            help='continue the run in --out where it stopped, with the recipe '
+                                 'it was started with (no need to repeat its options)')
         if name == 'finetune':
             parser.add_argument('--checkpoint', required=True, help='pre-trained checkpoint')
             parser.add_argument('--listener', required=True,
@@ -172,7 +183,7 @@ def _add_eval(subparsers) -> None:
     parser.add_argument('--backend', default='onnxruntime',
                         choices=['auto', 'onnxruntime', 'torch', 'tensorrt'])
     parser.add_argument('--tolerance', type=float, default=0.2,
-                        help='nod timing tolerance in seconds (default 0.2)')
+                        help='nod timing tolerance in seconds')
     _add_sampling(parser)
     parser.add_argument('--teacher-forced', action='store_true',
                         help="also report the model's teacher-forced error (the real "
@@ -264,13 +275,32 @@ def _add_latency_report(subparsers) -> None:
     parser.add_argument('--features', metavar='CSV', help="audio_features_node's latency_log "
                         '(without it, capture -> received is one stage)')
     parser.add_argument('--skip', type=float, default=2.0, metavar='SECONDS',
-                        help='leave out the first seconds of steps (start-up; default 2)')
+                        help='leave out the first seconds of steps (start-up)')
     parser.add_argument('--plot', metavar='PNG', help='write the distributions here')
     parser.set_defaults(run=_command('latency_report'))
 
 
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help with each option's default, where it has one worth saying."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or '(default' in (action.help or ''):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every command's parser: its help shows the defaults, and it knows itself, so that a
+    mistake is reported with the usage of the command it was made in."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault('formatter_class', _DefaultsFormatter)
+        super().__init__(*args, **kwargs)
+        self.set_defaults(parser_of_command=self)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog='lhg-ros',
         description='Listening head motion for ROS 2 robots: tools to check, run and evaluate.')
     parser.add_argument('--version', action='version', version=f'lhg_ros {__version__}')
@@ -289,7 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        args.parser_of_command.error(f"unrecognized arguments: {' '.join(extra)}")
     if not hasattr(args, 'run'):
         parser.print_help()
         return 2

@@ -50,6 +50,15 @@ def test_the_onnx_export_is_cached_next_to_the_checkpoint(checkpoint):
     again = load_backend('onnxruntime', checkpoint)
     assert again.onnx_path == backend.onnx_path
     assert again.onnx_path.stat().st_mtime_ns == first, 'exported again without a change'
+    # and the command says it reused the file rather than "wrote" it
+    import subprocess
+
+    from conftest import BIN
+
+    said = subprocess.run([str(BIN / 'lhg-ros'), 'export', '--checkpoint', str(checkpoint)],
+                          capture_output=True, text=True, timeout=300)
+    assert said.returncode == 0 and 'is current' in said.stdout and 'wrote' not in said.stdout
+    assert again.onnx_path.stat().st_mtime_ns == first
 
 
 @pytest.mark.skipif(not HAS_CUDA, reason='needs a CUDA device (none on this machine)')

@@ -33,6 +33,30 @@ def test_no_command_prints_help_and_fails():
     assert 'doctor' in result.stdout
 
 
+def test_a_wrong_option_is_answered_with_the_usage_of_its_own_command():
+    result = run('generate', '--model')
+    assert result.returncode == 2
+    assert result.stderr.startswith('usage: lhg-ros generate'), result.stderr
+    assert result.stderr.strip().endswith('lhg-ros generate: error: unrecognized arguments: '
+                                          '--model')
+    nested = run('data', 'corpus', 'out', '--minutes', '3')
+    assert 'lhg-ros data corpus: error: unrecognized arguments: --minutes 3' in nested.stderr
+
+
+def test_help_shows_the_defaults_that_apply():
+    from lhg_ros.training.config import TrainConfig
+
+    corpus = run('data', 'corpus', '--help').stdout
+    assert re.search(r'--sessions SESSIONS\s+sessions to make .*\(default:\s+60\)', corpus,
+                     re.S)
+    train = ' '.join(run('train', '--help').stdout.split())
+    recipe = TrainConfig()
+    assert f'--epochs EPOCHS (default: {recipe.epochs})' in train
+    assert f'learning rate (default: {recipe.learning_rate:g})' in train
+    assert '{base,compact,paper,small,tiny}' in train and '(default: None)' not in train
+    assert '--preset' not in run('finetune', '--help').stdout
+
+
 def test_version_matches_package_xml():
     result = run('--version')
     assert result.returncode == 0

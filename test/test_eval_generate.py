@@ -219,6 +219,20 @@ def test_generate_without_a_face_says_so(tmp_path):
     assert 'no face found' in result.stdout
 
 
+def test_eval_on_sessions_without_a_listener_says_what_one_is_and_how_to_mark_it(synthetic,
+                                                                               tmp_path):
+    """The synthetic sessions take turns (both participants speak): there is no listener to
+    score, and eval says what it needs in one line, not that something is missing."""
+    result = subprocess.run([str(BIN / 'lhg-ros'), 'eval', '--data',
+                             str(synthetic.root / 'manifest.yaml'), '--out', str(tmp_path)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    line = result.stdout.strip()
+    assert line.count('\n') == 0 and 'Traceback' not in result.stderr, result.stdout
+    assert 'no listener to score' in line and "under 'floor' in the manifest" in line
+    assert 'A, B' in line  # who holds the floor in the held-out session
+
+
 def test_eval_of_the_shipped_model_from_the_command_line(corpus, tmp_path):
     result = subprocess.run([str(BIN / 'lhg-ros'), 'eval', '--data',
                              str(corpus.root / 'manifest.yaml'), '--checkpoint', 'starter',

@@ -33,9 +33,13 @@ def test_training_lowers_the_negative_log_likelihood(trained):
 
 
 def test_resume_continues_from_the_same_step(synthetic, tmp_path):
-    quiet = {'progress': False, 'log': lambda m: None}
-    train(synthetic, tmp_path, TrainConfig(epochs=2, **FAST), **quiet)
+    said = []
+    train(synthetic, tmp_path, TrainConfig(epochs=2, **FAST), progress=False, log=said.append)
     steps = [int(r['step']) for r in read_log(tmp_path)]
+    # two sessions, two epochs: a run this small is told it will learn little, and how to fix it
+    warning = next(m for m in said if m.startswith('warning:'))
+    assert f'takes {steps[-1]} optimiser steps' in warning and '--epochs' in warning
+    quiet = {'progress': False, 'log': lambda m: None}
     train(synthetic, tmp_path, TrainConfig(epochs=4, **FAST), resume=True, **quiet)
     rows = read_log(tmp_path)
     assert [int(r['epoch']) for r in rows] == [1, 2, 3, 4]
@@ -61,11 +65,63 @@ def test_a_trained_checkpoint_runs_in_every_backend_alike(trained):
     assert torch_backend.info['metadata']['segments']['train'] >= 1
 
 
-def test_fine_tuning_on_a_listener_who_never_listens_fails_clearly(synthetic, trained,
-                                                                   tmp_path):
-    with pytest.raises(ValueError, match="no training segments where 'nobody' listens"):
-        train(synthetic, tmp_path, TrainConfig(epochs=1, listener='nobody', **FAST),
+def test_fine_tuning_to_someone_who_is_not_there_or_never_listens_says_who_does(
+        synthetic, trained, tmp_path):
+    with pytest.raises(ValueError, match=r"no one called 'bob' in the manifest.*"
+                                         r"listener_b \(\d+\.\d min\), speaker_a \(\d+\.\d min\)"):
+        train(synthetic, tmp_path, TrainConfig(epochs=1, listener='bob', **FAST),
               init_checkpoint=trained / 'last.safetensors', progress=False)
+    # there, but never listening for a whole segment (here: a minute)
+    with pytest.raises(ValueError, match=r"no training segments where 'listener_b' listens.*"
+                                         r"at least 60 s.*listener_b \(none\)"):
+        train(synthetic, tmp_path, TrainConfig(epochs=1, listener='listener_b',
+                                               min_segment_s=60.0, max_segment_s=70.0, **FAST),
+              init_checkpoint=trained / 'last.safetensors', progress=False)
+
+
+def test_resume_takes_the_recipe_from_the_run_and_a_conflicting_flag_is_one_line(
+        synthetic, trained, tmp_path):
+    """`train --resume` with no other flag continues a `--preset tiny` run (it used to load
+    the default preset and fail on a size mismatch); a flag that asks for another recipe, or
+    a folder with no run, is one line; a fine-tuned model records the checkpoint it came from,
+    not a preset it never used, and `finetune` takes no --preset."""
+    import json
+    import subprocess
+
+    from conftest import BIN
+
+    def lhg(*args):
+        return subprocess.run([str(BIN / 'lhg-ros'), *args], capture_output=True, text=True,
+                              timeout=300)
+
+    data = ['--data', str(synthetic.root / 'manifest.yaml')]
+    run = tmp_path / 'run'
+    first = lhg('train', *data, '--out', str(run), '--preset', 'tiny', '--epochs', '1',
+                '--batch-size', '2')
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    again = lhg('train', *data, '--out', str(run), '--resume')
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert 'resumed at epoch 1' in again.stdout + again.stderr
+    assert 'Traceback' not in again.stderr
+    other = lhg('train', *data, '--out', str(run), '--resume', '--preset', 'small')
+    assert other.returncode == 1 and other.stdout.strip().count('\n') == 0, other.stdout
+    assert '--preset small differs from the run being resumed (preset: tiny)' in other.stdout
+    empty = lhg('train', *data, '--out', str(tmp_path / 'none'), '--resume')
+    assert empty.returncode == 1 and 'nothing to resume' in empty.stdout
+
+    tuned = tmp_path / 'tuned'
+    result = lhg('finetune', *data, '--out', str(tuned), '--checkpoint',
+                 str(trained / 'last.safetensors'), '--listener', 'listener_b', '--epochs', '1',
+                 '--batch-size', '2')
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    recorded = json.loads((tuned / 'last.json').read_text())['metadata']['train_config']
+    assert recorded['preset'] == '' and recorded['model'] == {}
+    assert recorded['init_checkpoint'] == str(trained / 'last.safetensors')
+    resumed = lhg('finetune', *data, '--out', str(tuned), '--checkpoint',
+                  str(trained / 'last.safetensors'), '--listener', 'listener_b', '--resume')
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    assert lhg('finetune', *data, '--out', str(tuned), '--checkpoint', 'x', '--listener', 'y',
+               '--preset', 'tiny').returncode == 2  # (argparse: no such option)
 
 
 def test_unknown_training_config_keys_are_named(tmp_path):

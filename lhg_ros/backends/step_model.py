@@ -52,14 +52,21 @@ def exported_from(onnx_path: Path) -> str | None:
         return None
 
 
+def is_current(checkpoint: str | Path) -> bool:
+    """Whether the ONNX step model beside a checkpoint was exported from its weights."""
+    weights, _ = checkpoint_paths(checkpoint)
+    onnx_path = step_onnx_path(checkpoint)
+    return onnx_path.is_file() and exported_from(onnx_path) == file_digest(weights)
+
+
 def onnx_for_checkpoint(checkpoint: str | Path, force: bool = False) -> Path:
     """The current ONNX step model of a checkpoint: the file beside it when it was exported from
     these weights, else exported now (which needs torch; without it, a message says how)."""
     weights, _ = checkpoint_paths(checkpoint)
     onnx_path = step_onnx_path(checkpoint)
-    digest = file_digest(weights)
-    if not force and onnx_path.is_file() and exported_from(onnx_path) == digest:
+    if not force and is_current(checkpoint):
         return onnx_path
+    digest = file_digest(weights)
     why = ('re-export asked for' if force else
            f'{onnx_path.name} is missing' if not onnx_path.is_file() else
            f'{onnx_path.name} was exported from other weights')

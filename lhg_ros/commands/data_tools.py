@@ -88,14 +88,18 @@ def _train(args, init_checkpoint=None, listener='') -> int:
             print(f'  - {problem}')
         return 1
     overrides = {k: v for k, v in (('epochs', args.epochs), ('batch_size', args.batch_size),
-                                   ('learning_rate', args.lr), ('preset', args.preset),
+                                   ('learning_rate', args.lr),
+                                   ('preset', getattr(args, 'preset', None)),
                                    ('device', args.device), ('workers', args.workers))
                  if v is not None}
     if listener:
         overrides['listener'] = listener
     try:
-        config = (TrainConfig.from_file(args.config, **overrides) if args.config
-                  else TrainConfig.from_dict(overrides))
+        if args.resume:
+            config, init_checkpoint = _resumed(args, overrides, init_checkpoint)
+        else:
+            config = (TrainConfig.from_file(args.config, **overrides) if args.config
+                      else TrainConfig.from_dict(overrides))
         path = train(dataset, args.out, config, resume=args.resume,
                      init_checkpoint=init_checkpoint)
     except (ValueError, CheckpointError) as exc:
@@ -105,6 +109,40 @@ def _train(args, init_checkpoint=None, listener='') -> int:
         print(f'checkpoint: {path}\nlog: {Path(args.out) / "log.csv"}\n'
               f'loss curve: {Path(args.out) / "loss.png"}')
     return 0
+
+
+# What may differ when a run is resumed: where it runs, not what it trains.
+RESUME_MAY_CHANGE = ('device', 'workers')
+
+
+def _resumed(args, overrides: dict, init_checkpoint):
+    """(config, checkpoint fine-tuned from) of the run in ``args.out``, as it was started;
+    a flag or config file that asks for something else is an error that says so."""
+    from lhg_ros.training.config import TrainConfig, read_config_file
+    from lhg_ros.training.trainer import run_config
+
+    saved = run_config(args.out)
+    if saved is None:
+        raise ValueError(f'nothing to resume in {args.out} (no trainer_state.pt): start the '
+                         'run without --resume')
+    saved = TrainConfig.from_dict(saved).to_dict()  # (fields added since: their defaults)
+    asked = dict(overrides)
+    if args.config:  # (what the file sets, checked)
+        asked = {**TrainConfig.from_file(args.config).to_dict(), **asked}
+        asked = {k: v for k, v in asked.items()
+                 if k in overrides or k in read_config_file(args.config)}
+    if init_checkpoint is not None:  # (fine-tuning records its checkpoint, not a preset)
+        asked.pop('preset', None)
+        asked['init_checkpoint'] = str(init_checkpoint)
+    for key, value in asked.items():
+        if key not in RESUME_MAY_CHANGE and saved.get(key) != value:
+            flag = '--' + key.replace('_', '-') if key in overrides else f'{key} in --config'
+            raise ValueError(f'{flag} {value} differs from the run being resumed '
+                             f'({key}: {saved.get(key)}); leave it out to resume the run '
+                             'as it was started')
+    config = TrainConfig.from_dict({**saved, **{k: v for k, v in overrides.items()
+                                                if k in RESUME_MAY_CHANGE}})
+    return config, config.init_checkpoint or None
 
 
 def train_main(args) -> int:

@@ -200,15 +200,17 @@ def _waveform_strip(samples: np.ndarray, sample_rate: int, t: float, width: int)
 
 def render_session(path: Path, speaker_video: Path | None, duration_s: float, heads,
                    joint_names, audio: Path | None = None, video_offset_s: float = 0.0,
-                   fps: float = 25.0) -> Path:
+                   fps: float = 25.0, progress: bool = True) -> Path:
     """An MP4 at ``fps`` of the speaker video beside the listener's head (front and side), one
     column per entry of ``heads`` ((times, positions (n, joints), label), times in seconds
     from the start of the audio), over the speech waveform, with the speech muxed in.
     Everything is placed by time: frame k shows time k / fps of the audio, the video frame
     on screen then (the video started ``video_offset_s`` after the audio) and the joints
-    then, whatever the video's own frame rate."""
+    then, whatever the video's own frame rate. ``progress``: a bar (rendering runs at about
+    real time)."""
     import cv2
     import soundfile as sf
+    from tqdm import tqdm
 
     frames = FramesByTime(speaker_video) if speaker_video is not None else None
     height, width = (frames.shape[:2] if frames is not None and frames.shape is not None
@@ -219,7 +221,8 @@ def render_session(path: Path, speaker_video: Path | None, duration_s: float, he
         samples = samples.mean(axis=1)
     writer = Mp4Writer(path, fps, audio=audio)
     try:
-        for index in range(max(1, int(duration_s * fps))):
+        for index in tqdm(range(max(1, int(duration_s * fps))), desc=f'rendering {path.name}',
+                          unit='frame', leave=False, disable=not progress):
             t = index / fps
             rgb = None if frames is None else frames.at(t - video_offset_s)
             if rgb is None:

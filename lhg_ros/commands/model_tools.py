@@ -16,10 +16,15 @@ def export_main(args) -> int:
 
     try:
         if args.to == 'onnx':
+            from lhg_ros.backends.step_model import is_current
+
             started = time.perf_counter()
+            current = not args.force and is_current(args.checkpoint)
             path = onnx_for_checkpoint(args.checkpoint, force=args.force)
-            print(f'wrote {path} ({path.stat().st_size / 1e6:.1f} MB, '
-                  f'{time.perf_counter() - started:.1f} s)')
+            size = f'{path.stat().st_size / 1e6:.1f} MB'
+            print(f'{path} is current: exported from these weights ({size}; --force exports '
+                  'again)' if current else
+                  f'wrote {path} ({size}, {time.perf_counter() - started:.1f} s)')
         else:
             backend = load_backend('tensorrt', args.checkpoint, fp16=not args.fp32,
                                    force_engine_update=args.force)

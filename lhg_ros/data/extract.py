@@ -108,7 +108,9 @@ def extract_dataset(dataset: Dataset, workers: int = 1, progress: bool = True,
     jobs = [(s.id, p) for s in dataset.sessions for p in s.participants.values()
             if force or not is_cached(dataset, s.id, p)]
     cached = sum(len(s.participants) for s in dataset.sessions) - len(jobs)
-    bar = tqdm(total=len(jobs), desc='extracting', unit='track', disable=not progress)
+    # (no bar when everything is cached: an empty bar only says nothing happened)
+    bar = tqdm(total=len(jobs), desc='extracting', unit='track',
+               disable=not progress or not jobs)
     if workers <= 1:
         for session_id, p in jobs:
             _extract_to_cache(str(dataset.root), session_id, p,

@@ -218,7 +218,7 @@ def _ratio(value: float, reference: float) -> float:
 
 
 def evaluate_policy(policy, recordings: list[Recording], joint_map=None, warmup_s: float = 1.0,
-                    tolerance_s: float = NOD_TOLERANCE_S) -> dict:
+                    tolerance_s: float = NOD_TOLERANCE_S, progress: str = '') -> dict:
     """Closed-loop measures of ``policy`` over ``recordings``, after the warm-up. Always: the
     joint limits, finiteness, drift, nods per minute and after pauses, motion RMS and nod size.
     Against the real listener, where known, pooled over the recordings: the ratios of RMS,
@@ -226,7 +226,10 @@ def evaluate_policy(policy, recordings: list[Recording], joint_map=None, warmup_
     beside a still head's, nod F1 beside random timing, the spectral peak check (the
     recording with the highest ratio) and L1 beside a still head at the listener's warm-up
     pose and the mean pose (the listeners' mean over all recordings). Poses are compared
-    relative to the listener's warm-up pose, so no posture counts as motion."""
+    relative to the listener's warm-up pose, so no posture counts as motion. ``progress``:
+    the label of a progress bar over the recordings (none when empty)."""
+    from tqdm import tqdm
+
     from lhg_ros.motion.joints import JointMap
 
     joint_map = joint_map or JointMap()
@@ -235,7 +238,8 @@ def evaluate_policy(policy, recordings: list[Recording], joint_map=None, warmup_
     reference_drift = reference_spread = 0.0
     moved, generated, heard, l1, still, compared, peaks = [], [], [], [], [], [], []
     score = NodScore(tolerance_s)
-    for rec in recordings:
+    for rec in tqdm(recordings, desc=progress, unit='recording', leave=False,
+                    disable=not progress):
         poses, raw, rate, neutral = rollout(policy, rec, warmup_s)
         warm = int(round(warmup_s * rate))
         counts = limit_checks(raw, joint_map)

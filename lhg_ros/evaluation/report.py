@@ -55,8 +55,16 @@ def evaluate(dataset, checkpoint=None, backend_name='onnxruntime',
     recordings = [r for r in dataset_recordings(dataset, dataset.held_out)
                   if r.listener_poses is not None]
     if not recordings:
-        raise ValueError('the held-out sessions have no listener (a participant who does not '
-                         'hold the floor while the other does)')
+        holders = sorted({f'{sid}: ' + ', '.join(sorted({t.participant for t in
+                                                         dataset.session(sid).floor}))
+                          for sid in dataset.held_out})
+        raise ValueError(
+            'the held-out sessions have no listener to score: eval runs a policy as the '
+            'listener of a whole session, a participant who never holds the floor while the '
+            'other does, and in these sessions every participant holds it at times (who '
+            f"holds the floor: {'; '.join(holders)}). Mark a listener by listing only the "
+            "speaker's turns under 'floor' in the manifest, or hold out sessions made with "
+            '`lhg-ros data corpus`, whose listener never speaks')
     policies = {'rules': RuleListener()}
     if checkpoint:
         from lhg_ros.backends import load_backend

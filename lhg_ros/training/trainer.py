@@ -64,6 +64,7 @@ gloo on CPU, NCCL on CUDA); each process trains on its share of each batch and r
 """
 
 import csv
+import dataclasses
 import math
 import os
 import time
@@ -159,6 +160,7 @@ def build_examples(dataset: Dataset, segments: list[Segment], config: ModelConfi
     return examples
 
 
+FEW_STEPS = 200  # optimiser steps below which a run is warned that it will learn little
 MIN_POSE_BOUND = 1e-3  # rad or m: 0.06 deg, 1 mm
 MIN_CHANGE_SCALE = 1e-4  # rad or m: a degree of freedom the listeners never moved
 HORIZON_STATS = 50  # frames ahead the movement statistics cover (2 s at 25 Hz)
@@ -358,8 +360,9 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool =
                          if session.participants[s.listener].person == config.listener]
             segments[part] += found
     if not segments['train']:
-        who = f" where '{config.listener}' listens" if config.listener else ''
-        raise ValueError(f'no training segments{who}: listener intervals must be at least '
+        if config.listener:
+            raise ValueError(_no_listener_segments(dataset, splits['train'], config))
+        raise ValueError(f'no training segments: listener intervals must be at least '
                          f'{config.min_segment_s:.0f} s long (see the floor annotations)')
 
     speaker_neutral = None
@@ -367,6 +370,9 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool =
         model, init_info = load_checkpoint(init_checkpoint)
         model_config = model.config
         speaker_neutral = init_info.get('speaker_neutral')
+        # The architecture is the checkpoint's: record that, not a preset it never used.
+        config = dataclasses.replace(config, preset='', model={},
+                                     init_checkpoint=str(init_checkpoint))
     else:
         model_config = ModelConfig.from_dict({**preset(config.preset).to_dict(),
                                               **config.model})
@@ -392,13 +398,24 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool =
     per_epoch = max(1, math.ceil(len(examples['train']) / config.batch_size))
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer,
                                                            T_max=config.epochs * per_epoch)
+    if config.epochs * per_epoch < FEW_STEPS and rank == 0 and not resume:
+        log(f"warning: this run takes {config.epochs * per_epoch} optimiser steps "
+            f"({config.epochs} epochs of {per_epoch} batches: {len(examples['train'])} "
+            f'segments in batches of {config.batch_size}), too few to learn much (the shipped '
+            f'model took 4,104); train on more sessions, or raise --epochs or lower '
+            f'--batch-size until epochs x segments / batch size is at least {FEW_STEPS}')
     warmup_frames = int(round(config.warmup_s * model_config.motion_rate))
     state_file, log_file = out / 'trainer_state.pt', out / 'log.csv'
     epoch, step, best = 0, 0, math.inf
     generator = torch.Generator().manual_seed(config.seed + rank)
     if resume and state_file.is_file():
         state = torch.load(state_file, weights_only=False)
-        model.load_state_dict(state['model'])
+        try:
+            model.load_state_dict(state['model'])
+        except RuntimeError:
+            raise ValueError(f'the run in {out} has another model than this recipe makes; '
+                             'resume it with its own recipe (lhg-ros train --resume takes '
+                             'it from the run)') from None
         optimizer.load_state_dict(state['optimizer'])
         scheduler.load_state_dict(state['scheduler'])
         epoch, step, best = state['epoch'], state['step'], state.get('best', math.inf)
@@ -438,7 +455,8 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool =
         if rank != 0:
             continue
         metadata = {**info, 'epoch': epoch, 'step': step}
-        closed = closed_loop_validation(model, validation, speaker_neutral, metadata)
+        closed = closed_loop_validation(model, validation, speaker_neutral, metadata,
+                                        f'epoch {epoch}: closed loop' if progress else '')
         score = selection_score(closed) if closed else math.nan
         with open(log_file, 'a', newline='') as f:
             csv.writer(f).writerow([epoch, step, f'{np.mean(losses):.6f}', f'{valid:.6f}',
@@ -455,7 +473,8 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool =
         model.train()
         torch.save({'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
                     'scheduler': scheduler.state_dict(), 'epoch': epoch, 'step': step,
-                    'rng': rng, 'best': best, 'generator': generator.get_state()}, state_file)
+                    'rng': rng, 'best': best, 'generator': generator.get_state(),
+                    'train_config': config.to_dict()}, state_file)
         summary = (f"closed loop vs the validation listeners: RMS x{closed['rms_ratio_pitch']:.2f}"
                    f" / {closed['rms_ratio_yaw']:.2f} / {closed['rms_ratio_roll']:.2f}, nods "
                    f"x{closed['nod_rate_ratio']:.2f} of size x{closed['nod_size_ratio']:.2f}, "
@@ -468,6 +487,49 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool =
         plot_losses(log_file, out / 'loss.png')
     best_path = out / 'best.safetensors'
     return best_path if best_path.is_file() else out / 'last.safetensors'
+
+
+def run_config(out: str | Path) -> dict | None:
+    """The training config (:meth:`TrainConfig.to_dict`) of the run in ``out``, from its
+    trainer state (or, for runs that did not keep it there, its last checkpoint); None when
+    there is no run to resume."""
+    import json
+
+    out = Path(out)
+    state_file = out / 'trainer_state.pt'
+    if not state_file.is_file():
+        return None
+    saved = torch.load(state_file, weights_only=False, map_location='cpu').get('train_config')
+    if saved is None and (out / 'last.json').is_file():
+        saved = json.loads((out / 'last.json').read_text()).get('metadata', {}).get(
+            'train_config')
+    return saved
+
+
+def _no_listener_segments(dataset: Dataset, session_ids, config: TrainConfig) -> str:
+    """Why fine-tuning to ``config.listener`` found nothing: who is in the manifest and how
+    long each listens in segments the trainer can use."""
+    people: dict[str, float] = {}
+    for session in dataset.sessions:
+        for participant in session.participants.values():
+            people.setdefault(participant.person, 0.0)
+    for session_id in session_ids:
+        session = dataset.session(session_id)
+        frames = len(load_features(dataset, session_id,
+                                   next(iter(session.participants)))['poses'])
+        for seg in listener_segments(session, frames, config.min_segment_s,
+                                     config.max_segment_s):
+            person = session.participants[seg.listener].person
+            people[person] = people.get(person, 0.0) + seg.seconds
+    listing = ', '.join(f'{name} ({seconds / 60:.1f} min)' if seconds else f'{name} (none)'
+                        for name, seconds in sorted(people.items()))
+    if config.listener not in people:
+        return (f"no one called '{config.listener}' in the manifest (its 'person' fields); "
+                f'the people and how long each listens in segments of at least '
+                f'{config.min_segment_s:.0f} s (training sessions): {listing}')
+    return (f"no training segments where '{config.listener}' listens: listener intervals "
+            f'must be at least {config.min_segment_s:.0f} s long (see the floor annotations); '
+            f'who does listen that long (training sessions): {listing}')
 
 
 CLOSED_LOOP_COLUMNS = ('rms_ratio_pitch', 'rms_ratio_yaw', 'rms_ratio_roll', 'nod_rate_ratio',
@@ -490,9 +552,11 @@ def _validation_recordings(dataset, session_ids, minutes: float) -> list:
 
 
 @torch.no_grad()
-def closed_loop_validation(model, recordings, speaker_neutral, metadata) -> dict:
+def closed_loop_validation(model, recordings, speaker_neutral, metadata,
+                           progress: str = '') -> dict:
     """The closed-loop measures (lhg_ros.evaluation.closed_loop) of the model in memory, run
-    through ModelPolicy and the runtime as the node runs it; {} without recordings."""
+    through ModelPolicy and the runtime as the node runs it; {} without recordings.
+    ``progress``: a progress bar's label (none when empty)."""
     if not recordings:
         return {}
     from lhg_ros.backends.torch_backend import TorchBackend
@@ -503,7 +567,7 @@ def closed_loop_validation(model, recordings, speaker_neutral, metadata) -> dict
     model.eval()
     info = sidecar_info(model, metadata=metadata, speaker_neutral=speaker_neutral)
     return evaluate_policy(ModelPolicy(TorchBackend.from_model(model, info), seed=0),
-                           recordings)
+                           recordings, progress=progress)
 
 
 @torch.no_grad()
