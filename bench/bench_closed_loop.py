@@ -4,9 +4,12 @@
     .venv/bin/python bench/bench_closed_loop.py [--minutes 30] [--checkpoint PATH]
 
 Every figure comes from a policy feeding on its own output through the listener runtime
-(ListenerRuntime + the policy's step, for the model its backend's step, sampled with seed 0),
-after a 1 s warm-up; the measures are lhg_ros.evaluation.measures, with one nod detector
-(lhg_ros.motion.nods.detect_nods).
+(ListenerRuntime + the policy's step, for the model its backend's step), after a 1 s warm-up;
+the measures are lhg_ros.evaluation.measures, with one nod detector
+(lhg_ros.motion.nods.detect_nods). The model samples its motion, so it runs once per sampling
+seed (``--seeds``, default 0, 1, 2): one seed's figures move by more than the goals' margins
+(on the same sessions the RMS ratio of one model went from 0.69 to 0.94 between seeds), so its
+tables give the median over the seeds and the goals are judged on it, with the range beside.
 
 * Held-out sessions: generated with another seed (1000) than the training corpus, so their
   listeners were never seen. Model, rule policy, a still head and the reference listener side
@@ -33,6 +36,7 @@ limits (speech); <= 2 nods a minute in silence; two seeds give different motion.
 
 import argparse
 import math
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -42,6 +46,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lhg_ros.console import format_table  # noqa: E402
 
 LATE_MS = (40, 80, 120)  # a camera pipeline's lateness behind the microphone
+
+
+def median(results: list[dict]) -> dict:
+    """Each measure's median over several runs' results (the first run's, where it is not a
+    number)."""
+    out = dict(results[0])
+    for key, value in out.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[key] = statistics.median(r[key] for r in results)
+    return out
 
 
 def verdict(ok: bool) -> str:
@@ -66,7 +80,10 @@ def main() -> None:
                              'stands for, is compared with them pooled)')
     parser.add_argument('--checkpoint', help='default: the shipped starter model')
     parser.add_argument('--backend', default='onnxruntime')
+    parser.add_argument('--seeds', default='0,1,2',
+                        help="the model's sampling seeds (default 0,1,2): medians over them")
     args = parser.parse_args()
+    seeds = [int(seed) for seed in args.seeds.split(',')]
 
     from lhg_ros.backends import load_backend
     from lhg_ros.data.corpus import make_corpus
@@ -86,7 +103,8 @@ def main() -> None:
 
     checkpoint = resolve_checkpoint(args.checkpoint)
     backend = load_backend(args.backend, checkpoint)
-    policies = {'model': ModelPolicy(backend, seed=0), 'rules': RuleListener()}
+    models = [ModelPolicy(backend, seed=seed) for seed in seeds]
+    policies = {'rules': RuleListener()}
     with tempfile.TemporaryDirectory() as tmp:
         print(f'making {args.sessions} held-out sessions (seed 1000) ...', file=sys.stderr)
         dataset = load_manifest(make_corpus(Path(tmp) / 'held_out', sessions=args.sessions,
@@ -94,20 +112,28 @@ def main() -> None:
         extract_dataset(dataset, progress=False)
         recordings = [r for r in dataset_recordings(dataset, dataset.held_out)
                       if r.listener_poses is not None]
-        held = {name: evaluate_policy(policy, recordings) for name, policy in
-                {**policies, 'still head': StillHead()}.items()}
+        print(f'the model with seeds {args.seeds}, the rule policy, a still head ...',
+              file=sys.stderr)
+        held_seeds = [evaluate_policy(model, recordings) for model in models]
+        held = {'model': median(held_seeds),
+                **{name: evaluate_policy(policy, recordings) for name, policy in
+                   {**policies, 'still head': StillHead()}.items()}}
         spread = variety(ModelPolicy(backend, seed=0), ModelPolicy(backend, seed=1),
                          recordings[0])
         print('the held-out sessions with late poses ...', file=sys.stderr)
-        late = {ms: evaluate_policy(ModelPolicy(backend, seed=0),
+        late = {ms: evaluate_policy(ModelPolicy(backend, seed=seeds[0]),
                                     [late_poses(r, ms / 1000.0) for r in recordings])
                 for ms in LATE_MS}
         print(f'{args.minutes:g} min of speech and 3 min of silence, no face ...',
               file=sys.stderr)
         speech = [generated_speech(60.0 * args.minutes, tmp, seed=2000, listener=True)]
         silence = [generated_speech(180.0, tmp, seed=3000, silent=True)]
-        on_speech = {name: evaluate_policy(p, speech) for name, p in policies.items()}
-        on_silence = {name: evaluate_policy(p, silence) for name, p in policies.items()}
+        speech_seeds = [evaluate_policy(model, speech) for model in models]
+        silence_seeds = [evaluate_policy(model, silence) for model in models]
+        on_speech = {'model': median(speech_seeds),
+                     **{name: evaluate_policy(p, speech) for name, p in policies.items()}}
+        on_silence = {'model': median(silence_seeds),
+                      **{name: evaluate_policy(p, silence) for name, p in policies.items()}}
 
     m = held['model']
     systems = ('model', 'rules', 'still head')
@@ -123,7 +149,7 @@ def main() -> None:
              ['nod F1 at 200 ms', *(number(held[s]['nod_f1']) for s in systems), '-'],
              ['random-timing F1', *(number(held[s]['random_nod_f1']) for s in systems), '-']]
     print(f"\nHeld-out generated sessions ({len(recordings)} listeners, {m['minutes']:.1f} min, "
-          'closed loop)')
+          f'closed loop; the model: the median over seeds {args.seeds})')
     print(format_table(['measure', *systems, 'reference'], rows))
 
     rows = []
@@ -137,60 +163,75 @@ def main() -> None:
                  number(ref['reference_minute_spread_deg']),
                  number(ref['reference_nods_per_min'], 1), '-'])
     print(f'\n{args.minutes:g} min of speech, no face (reference: the corpus listener on the '
-          'same speech)')
+          f'same speech; the model: the median over seeds {args.seeds})')
     print(format_table(['policy', 'within limits', 'non-finite', 'drift (deg)',
                         'minute means spread (deg)', 'nods/min',
                         'highest pitch spectrum peak / reference (0.3-3 Hz)'], rows))
     rows = [[name, f"{100 * r['within_limits']:.1f}%", str(r['nonfinite_steps']),
              number(r['nods_per_min'], 1)] for name, r in on_silence.items()]
-    print('\nSilence (3 min)')
+    print(f'\nSilence (3 min; the model: the median over seeds {args.seeds})')
     print(format_table(['policy', 'within limits', 'non-finite', 'nods/min'], rows))
     print(f"\nVariety: the model with seeds 0 and 1 on {recordings[0].name}: mean |difference| "
           f"{spread['mean_abs_diff_deg']:.2f} deg, nod times "
           f"{'differ' if spread['nods_differ'] else 'the same'}")
 
     rows = []
-    for ms, r in {0: m, **late}.items():
+    for ms, r in {0: held_seeds[0], **late}.items():
         rows.append([f'{ms} ms', *(number(r[f'rms_ratio_{a}']) for a in ('pitch', 'yaw', 'roll')),
                      number(r['nod_rate_ratio']), number(r['nod_size_ratio']),
                      number(r['fd_ratio']), number(r['nod_f1'] / r['random_nod_f1'])])
-    print('\nHeld-out sessions with the speaker poses late (the model, seed 0; the step takes '
-          'the newest pose in)')
+    print(f'\nHeld-out sessions with the speaker poses late (the model, seed {seeds[0]}; the '
+          'step takes the newest pose in)')
     print(format_table(['poses late by', 'RMS ratio pitch', 'yaw', 'roll', 'nod rate ratio',
                         'nod size ratio', 'FD / still', 'F1 / random'], rows))
 
-    speech_m, silence_m = on_speech['model'], on_silence['model']
-    runs = (m, speech_m, silence_m)
-    inside = min(r['within_limits'] for r in runs)
-    nonfinite = sum(r['nonfinite_steps'] for r in runs)
-    fd_ratio = m['fd_ratio']
-    f1_ratio = m['nod_f1'] / m['random_nod_f1'] if m['random_nod_f1'] > 0 else math.nan
-    goals = [(f'RMS ratio {axis} (model / reference)', '0.8-1.25',
-              number(m[f'rms_ratio_{axis}']), verdict(within(m[f'rms_ratio_{axis}'], 0.8, 1.25)))
-             for axis in ('pitch', 'yaw', 'roll')]
+    def measured(values, digits: int = 2, unit: str = '') -> str:
+        """The median over the seeds, and their range."""
+        values = [v for v in values if not math.isnan(v)]
+        if not values:
+            return '-'
+        middle = statistics.median(values)
+        span = (f' ({min(values):.{digits}f}-{max(values):.{digits}f})' if len(values) > 1
+                else '')
+        return f'{middle:.{digits}f}{unit}{span}'
+
+    def f1_ratio(r):
+        return r['nod_f1'] / r['random_nod_f1'] if r['random_nod_f1'] > 0 else math.nan
+
+    def goal(label, target, values, ok, digits=2, unit=''):
+        middle = statistics.median(values)
+        return (label, target, measured(values, digits, unit), verdict(ok(middle)))
+
+    every = held_seeds + speech_seeds + silence_seeds
+    goals = [goal(f'RMS ratio {axis} (model / reference)', '0.8-1.25',
+                  [r[f'rms_ratio_{axis}'] for r in held_seeds],
+                  lambda v: within(v, 0.8, 1.25)) for axis in ('pitch', 'yaw', 'roll')]
     goals += [
-        ('nod rate ratio', '0.75-1.33', number(m['nod_rate_ratio']),
-         verdict(within(m['nod_rate_ratio'], 0.75, 1.33))),
-        ('median nod size ratio', '>= 0.8', number(m['nod_size_ratio']),
-         verdict(within(m['nod_size_ratio'], 0.8))),
-        ('FD / still head FD', '<= 0.5', number(fd_ratio), verdict(within(fd_ratio, 0, 0.5))),
-        ('nod F1 / random-timing F1', '>= 1.5',
-         f"{number(f1_ratio)} ({m['nod_f1']:.2f} vs {m['random_nod_f1']:.2f})",
-         verdict(within(f1_ratio, 1.5))),
-        (f'drift: last sixth vs first ({args.minutes:g} min speech)', '<= 1 deg',
-         f"{speech_m['drift_deg']:.2f} deg", verdict(speech_m['drift_deg'] <= 1.0)),
-        ('pitch spectrum peak in 0.3-3 Hz / reference', '<= 2x',
-         f"{speech_m['spectral_peak_ratio']:.2f}x at {speech_m['spectral_peak_hz']:.2f} Hz",
-         verdict(not speech_m['spectral_peak'])),
-        ('non-finite predictions (all runs)', '0', str(nonfinite), verdict(nonfinite == 0)),
-        ('raw predictions within the joint limits (all runs)', '100%', f'{100 * inside:.2f}%',
-         verdict(inside == 1.0)),
-        ('nods per minute in silence', '<= 2', number(silence_m['nods_per_min'], 1),
-         verdict(silence_m['nods_per_min'] <= 2)),
+        goal('nod rate ratio', '0.75-1.33', [r['nod_rate_ratio'] for r in held_seeds],
+             lambda v: within(v, 0.75, 1.33)),
+        goal('median nod size ratio', '>= 0.8', [r['nod_size_ratio'] for r in held_seeds],
+             lambda v: within(v, 0.8)),
+        goal('FD / still head FD', '<= 0.5', [r['fd_ratio'] for r in held_seeds],
+             lambda v: within(v, 0, 0.5)),
+        goal('nod F1 / random-timing F1', '>= 1.5', [f1_ratio(r) for r in held_seeds],
+             lambda v: within(v, 1.5)),
+        goal(f'drift: last sixth vs first ({args.minutes:g} min speech)', '<= 1 deg',
+             [r['drift_deg'] for r in speech_seeds], lambda v: v <= 1.0, unit=' deg'),
+        goal('pitch spectrum peak in 0.3-3 Hz / reference', '<= 2x',
+             [r['spectral_peak_ratio'] for r in speech_seeds], lambda v: v <= 2.0, unit='x'),
+        ('non-finite predictions (all runs)', '0',
+         str(sum(r['nonfinite_steps'] for r in every)),
+         verdict(sum(r['nonfinite_steps'] for r in every) == 0)),
+        ('raw predictions within the joint limits (all runs)', '100%',
+         f"{100 * min(r['within_limits'] for r in every):.2f}%",
+         verdict(min(r['within_limits'] for r in every) == 1.0)),
+        goal('nods per minute in silence', '<= 2', [r['nods_per_min'] for r in silence_seeds],
+             lambda v: v <= 2, digits=1),
         ('two seeds differ (nod times)', 'yes', f"{spread['mean_abs_diff_deg']:.2f} deg apart",
          verdict(spread['nods_differ'])),
     ]
-    print(f'\nGoals for {checkpoint.name} ({args.backend})')
+    print(f'\nGoals for {checkpoint.name} ({args.backend}; the model: the median over seeds '
+          f'{args.seeds}, their range in brackets)')
     print(format_table(['measure', 'goal', 'measured', ''], goals))
 
 

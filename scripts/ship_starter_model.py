@@ -2,7 +2,9 @@
 """Put a trained checkpoint in the package as the shipped starter model: weights in float16
 (half the size; the normalisation stays float32), its sidecar, and the ONNX step model.
 
-    .venv/bin/python scripts/ship_starter_model.py out/starter/best.safetensors
+    .venv/bin/python scripts/ship_starter_model.py out/starter/last.safetensors
+
+(The shipped model is the recipe's final epoch; lhg_ros/models/starter/train.yaml says why.)
 
 Then re-measure it (bench/bench_closed_loop.py, bench/bench_model.py) and update
 lhg_ros/models/starter/MODEL_CARD.md.
