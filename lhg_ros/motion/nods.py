@@ -7,13 +7,16 @@ import numpy as np
 
 
 class NodDetector:
-    """A nod is the pitch going down (positive) by at least ``min_amplitude`` and coming back
-    by at least half of that, within ``max_duration_s``. ``update`` returns True at the frame
-    that completes a nod."""
+    """Online, for the node's ``listener/nod``: a nod is the pitch going down (positive) by at
+    least ``min_amplitude`` (by default :data:`PROMINENCE_DEG`, the size every measure counts
+    a nod from) and coming back by at least half of that, within ``max_duration_s``.
+    ``update`` returns True at the frame that completes a nod."""
 
-    def __init__(self, rate: float, min_amplitude: float = math.radians(3.0),
+    def __init__(self, rate: float, min_amplitude: float | None = None,
                  max_duration_s: float = 1.2):
-        self.rate, self.min_amplitude = rate, min_amplitude
+        self.rate = rate
+        self.min_amplitude = (math.radians(PROMINENCE_DEG) if min_amplitude is None
+                              else min_amplitude)
         self.max_frames = int(max_duration_s * rate)
         self._history: deque = deque(maxlen=self.max_frames)
         self._cooldown = 0
