@@ -490,20 +490,22 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool =
 
 
 def run_config(out: str | Path) -> dict | None:
-    """The training config (:meth:`TrainConfig.to_dict`) of the run in ``out``, from its
-    trainer state (or, for runs that did not keep it there, its last checkpoint); None when
-    there is no run to resume."""
+    """The training config (:meth:`TrainConfig.to_dict`) of the run in ``out``: from its last
+    checkpoint's sidecar, written in the same epoch as the trainer state (reading the state
+    itself means loading the optimiser's moments: gigabytes for the large presets), else from
+    the state; None when there is no run to resume."""
     import json
 
     out = Path(out)
     state_file = out / 'trainer_state.pt'
     if not state_file.is_file():
         return None
-    saved = torch.load(state_file, weights_only=False, map_location='cpu').get('train_config')
-    if saved is None and (out / 'last.json').is_file():
+    if (out / 'last.json').is_file():
         saved = json.loads((out / 'last.json').read_text()).get('metadata', {}).get(
             'train_config')
-    return saved
+        if saved is not None:
+            return saved
+    return torch.load(state_file, weights_only=False, map_location='cpu').get('train_config')
 
 
 def _no_listener_segments(dataset: Dataset, session_ids, config: TrainConfig) -> str:
