@@ -41,6 +41,9 @@ ARGUMENTS = [
      'else ONNX Runtime, else PyTorch)', ['auto', 'onnxruntime', 'torch', 'tensorrt']),
     ('checkpoint', '', 'model checkpoint (.safetensors) for policy:=model; empty: the '
      'shipped model', None),
+    ('style', '', "the model's listening style for policy:=model: calm, attentive, animated, "
+     "reserved, thoughtful, eager, average, or a style file (lhg-ros adapt); empty: the "
+     "model's default", None),
     ('params_file', '', 'a YAML file whose parameters override the defaults in config/', None),
     ('namespace', '', 'namespace for all nodes and topics (scoped to this launch file)', None),
     ('use_audio', 'true', 'start audio_features_node (false: features come from elsewhere)',
@@ -101,7 +104,9 @@ def _group(context):
             'head_pose.yaml', {'source': arg['video_source'], 'file.path': arg['video_file']})}))
     wanted.append(('lhg_ros', 'listener_node', {'parameters': params('listener.yaml', {
         'policy': arg['policy'], 'backend': arg['backend'], 'checkpoint': arg['checkpoint'],
-        'forward_command_topic': arg['forward_command_topic']})}))
+        'forward_command_topic': arg['forward_command_topic'],
+        # (only when given: an empty argument must not override a params_file's style)
+        **({'style': arg['style']} if arg['style'] else {})})}))
     if avatar and on['use_robot_state_publisher']:
         urdf = (share / 'urdf' / 'listener_head.urdf').read_text()
         wanted.append(('robot_state_publisher', 'robot_state_publisher',

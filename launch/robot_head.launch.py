@@ -21,7 +21,7 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 
 PASSED_ON = ['audio_source', 'audio_file', 'video_source', 'video_file', 'policy', 'backend',
-             'checkpoint', 'params_file', 'namespace', 'use_audio', 'use_head_pose']
+             'checkpoint', 'style', 'params_file', 'namespace', 'use_audio', 'use_head_pose']
 
 
 def _include(context):

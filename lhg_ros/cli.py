@@ -117,7 +117,12 @@ def _add_data_tools(subparsers) -> None:
     parser.add_argument('output', help='folder for the sessions and manifest.yaml')
     parser.add_argument('--sessions', type=int, default=60,
                         help='sessions to make (the shipped model: 180)')
-    parser.add_argument('--held-out', type=int, default=4, help='sessions kept for eval')
+    parser.add_argument('--held-out', type=int, default=4,
+                        help='sessions kept for eval, with listeners never seen in training '
+                             '(two sessions each)')
+    parser.add_argument('--per-listener', type=int, default=5,
+                        help='sessions each training listener is in (a person, drawn from a '
+                             'named style with their own variation)')
     parser.add_argument('--min-minutes', type=float, default=1.0,
                         help='shortest session (drawn between the two)')
     parser.add_argument('--max-minutes', type=float, default=2.0, help='longest session')
@@ -197,6 +202,11 @@ def _add_sampling(parser) -> None:
     parser.add_argument('--expressiveness', type=float, default=1.0, metavar='T',
                         help='how freely the model samples its motion: 0 = the most likely '
                              'motion, 1 = as learned (default), up to 2 = livelier')
+    parser.add_argument('--style', default='',
+                        help="the model's listening style: a shipped style's name (the "
+                             'starter model: calm, attentive, animated, reserved, thoughtful, '
+                             'eager, average), or a style file from lhg-ros adapt (default: '
+                             "the model's default, attentive)")
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of the sampling: the same seed, input and model give the '
                              'same motion (default 0; -1 = a new one each run)')
@@ -299,6 +309,37 @@ class _Parser(argparse.ArgumentParser):
         self.set_defaults(parser_of_command=self)
 
 
+def _add_adapt(subparsers) -> None:
+    parser = subparsers.add_parser(
+        'adapt', help="a style file from a listener's recorded motion (the model frozen)",
+        description="Give the robot the listening style of a person: the model's style "
+                    "encoder reads at most --seconds of the person's head motion (a video of "
+                    'them listening, a pose track, or a dataset and a person) and writes a '
+                    'style file for listener_node\'s style parameter and --style, with a report '
+                    'of what the style does beside the default on the same speech. Nothing '
+                    'else of the model changes; no torch needed. For a new model trained on '
+                    "someone's recordings, see lhg-ros finetune.")
+    parser.add_argument('source', help='a video of the person listening (.mp4, .avi, .mov, '
+                                       '.mkv, .webm), a pose track (.npz with poses (T, 6) and '
+                                       'rate) or a dataset manifest (.yaml, with --person)')
+    parser.add_argument('--person', default='',
+                        help="with a dataset: the person (manifest 'person') whose listening "
+                             'to use')
+    parser.add_argument('--seconds', type=float, default=60.0,
+                        help='motion to read, at most (at least 10 s is needed; 60 s gives '
+                             'the closest style)')
+    parser.add_argument('--name', default='',
+                        help='the style\'s name (default: the person, or the file name)')
+    parser.add_argument('--out', default='',
+                        help='the style file to write (default: out/styles/NAME.json)')
+    parser.add_argument('--checkpoint', default='',
+                        help='the model the style is for (default: the shipped model)')
+    parser.add_argument('--backend', default='auto',
+                        choices=['auto', 'onnxruntime', 'torch', 'tensorrt'],
+                        help="the backend of the report's runs")
+    parser.set_defaults(run=_command('adapt', 'adapt_main'))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog='lhg-ros',
@@ -312,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_tools(subparsers)
     _add_eval(subparsers)
     _add_generate(subparsers)
+    _add_adapt(subparsers)
     _add_demo(subparsers)
     _add_latency_report(subparsers)
     return parser

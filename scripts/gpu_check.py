@@ -176,11 +176,12 @@ def make_comparing_backend(reference, candidate):
         def initial_state(self):
             return reference.initial_state(), candidate.initial_state()
 
-        def step(self, audio, speaker, listener, state):
+        def step(self, audio, speaker, listener, state, style=None):
             reference_state, candidate_state = state
             expected, reference_state = reference.step(audio, speaker, listener,
-                                                       reference_state)
-            got, candidate_state = candidate.step(audio, speaker, listener, candidate_state)
+                                                       reference_state, style)
+            got, candidate_state = candidate.step(audio, speaker, listener, candidate_state,
+                                                  style)
             self._record(PREDICTION, expected, got)
             expected_state = state_arrays(reference, reference_state)
             got_state = state_arrays(candidate, candidate_state)

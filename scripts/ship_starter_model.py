@@ -25,7 +25,8 @@ def main(source: str) -> int:
     metadata = {**info['metadata'], 'shipped_from': str(source)}
     metadata.pop('splits', None)  # session lists of the corpus: long and of no use here
     save_checkpoint(model, target, metadata=metadata,
-                    speaker_neutral=info.get('speaker_neutral'), dtype=torch.float16)
+                    speaker_neutral=info.get('speaker_neutral'), dtype=torch.float16,
+                    styles=info.get('styles'), default_style=info.get('default_style', ''))
     onnx = onnx_for_checkpoint(target, force=True)
     size = sum(p.stat().st_size for p in (target, target.with_suffix('.json'), onnx))
     print(f'wrote {target} (+ .json, {onnx.name}): {size / 1e6:.1f} MB')

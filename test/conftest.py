@@ -154,13 +154,14 @@ def synthetic(tmp_path_factory):
 @pytest.fixture(scope='session')
 def corpus(tmp_path_factory):
     """A small starter corpus (lhg_ros.data.corpus): four 1-minute sessions of generated
-    speech, speaker motion and a stochastic listener, one held out; extracted."""
+    speech, speaker motion and a stochastic listener (a person of another style in each), one
+    held out; extracted."""
     from lhg_ros.data.corpus import make_corpus
     from lhg_ros.data.extract import extract_dataset
     from lhg_ros.data.manifest import load_manifest
 
     root = tmp_path_factory.mktemp('corpus')
     dataset = load_manifest(make_corpus(root, sessions=4, held_out=1, minutes=(1.0, 1.1),
-                                        seed=7))
+                                        seed=7, per_listener=1))
     extract_dataset(dataset, workers=2, progress=False)
     return dataset

@@ -222,3 +222,57 @@ def test_an_expressiveness_out_of_range_fails_at_start_up_and_names_it(child_pro
     assert proc.wait(timeout=60) == 1
     output = proc.stdout.read()
     assert "parameter 'expressiveness'" in output, output
+
+
+def set_parameter(monitor, node_name, name, value, timeout_s=10.0):
+    """``ros2 param set``: the node's SetParameters service; returns its result."""
+    from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters
+
+    client = monitor['node'].create_client(SetParameters, f'/{node_name}/set_parameters')
+    assert spin_until(monitor['executor'], client.service_is_ready, timeout_s)
+    request = SetParameters.Request(parameters=[Parameter(
+        name=name, value=ParameterValue(type=ParameterType.PARAMETER_STRING,
+                                        string_value=value))])
+    future = client.call_async(request)
+    assert spin_until(monitor['executor'], future.done, timeout_s)
+    return future.result().results[0]
+
+
+def test_the_style_changes_on_a_running_node_without_a_jump(talk, monitor, child_processes):
+    """ros2 param set /listener_node style animated while the model listens: accepted and in
+    use from the next step (the node says so), every command within the limits and no command
+    further from the last than the limiter's velocity allows; an unknown style is refused with
+    the reason and the head goes on."""
+    from sensor_msgs.msg import JointState
+
+    from lhg_ros.motion.joints import JointMap
+
+    stamped = []
+    monitor['node'].create_subscription(
+        JointState, 'joint_states',
+        lambda m: stamped.append((m.header.stamp.sec + 1e-9 * m.header.stamp.nanosec,
+                                  list(m.position))), 100)
+    listener = start(child_processes, 'listener_node', seed=0, style='calm')
+    monitor['spin'](3.0)  # loading the model
+    features = start(child_processes, 'audio_features_node', file__path=talk)
+    monitor['spin'](3.0)
+    result = set_parameter(monitor, 'listener_node', 'style', 'animated')
+    assert result.successful, result.reason
+    changed_at = len(stamped)
+    monitor['spin'](3.0)
+    refused = set_parameter(monitor, 'listener_node', 'style', 'grumpy')
+    assert not refused.successful and "unknown style 'grumpy'" in refused.reason
+    monitor['spin'](2.0)
+    assert listener.poll() is None and features.poll() is None
+    listener.terminate()
+    log = listener.communicate(timeout=10)[0]
+    assert 'in style calm' in log and 'listening in style animated' in log, log
+    times = np.array([t for t, _ in stamped])
+    positions = np.array([p for _, p in stamped])
+    assert changed_at > 50 and len(positions) > changed_at + 150
+    joints = JointMap()
+    assert np.all(positions >= joints.lower - 1e-9) and np.all(positions <= joints.upper + 1e-9)
+    speeds = np.abs(np.diff(positions, axis=0)) / np.maximum(np.diff(times), 1e-3)[:, None]
+    limit = np.array([j.max_velocity for j in joints.joints])
+    assert np.all(speeds <= limit * 1.05 + 1e-6), speeds.max(axis=0)

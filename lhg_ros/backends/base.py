@@ -32,16 +32,34 @@ class Backend(ABC):
         """State before the first step of a conversation."""
 
     @abstractmethod
-    def step(self, audio: np.ndarray, speaker: np.ndarray, listener: np.ndarray, state
-             ) -> tuple[np.ndarray, object]:
+    def step(self, audio: np.ndarray, speaker: np.ndarray, listener: np.ndarray, state,
+             style: np.ndarray | None = None) -> tuple[np.ndarray, object]:
         """audio (12, 81), speaker and listener motion (3, 18) -> (prediction, state): the
         next poses (3, 6), or a mixture model's distribution over its next H frames (K,
         1 + 2 * H * 6; H: ``config.predicted_frames``), sampled by the caller
-        (lhg_ros.model.mixture), who uses the first 3."""
+        (lhg_ros.model.mixture), who uses the first 3. ``style`` (style_dim,): the listener
+        style of a model with one (lhg_ros.model.style; None: the model's default)."""
 
     @abstractmethod
     def close(self) -> None:
         """Release memory (GPU buffers, sessions); the backend is unusable afterwards."""
+
+    def style_input(self, style) -> np.ndarray | None:
+        """The style input (1, style_dim) float32 of a step: ``style``, or the model's default
+        style when None; None for a model without styles."""
+        dim = self.config.style_dim
+        if not dim:
+            return None
+        if style is None:
+            if getattr(self, '_default_style', None) is None:
+                from lhg_ros.model.style import resolve_style
+
+                self._default_style = resolve_style('', self.info)[1]
+            style = self._default_style
+        style = np.asarray(style, dtype=np.float32).reshape(-1)
+        if style.shape != (dim,):
+            raise ValueError(f'style must have {dim} numbers, got {style.shape[0]}')
+        return style[None]
 
     def check_inputs(self, audio, speaker, listener) -> None:
         c = self.config

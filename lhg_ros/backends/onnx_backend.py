@@ -5,7 +5,7 @@ import numpy as np
 from lhg_ros.backends.base import Backend, BackendError
 from lhg_ros.backends.step_model import onnx_for_checkpoint
 from lhg_ros.model.checkpoint import read_model_config
-from lhg_ros.model.config import PREDICTION, output_name
+from lhg_ros.model.config import PREDICTION, STYLE, output_name
 
 
 class OnnxRuntimeBackend(Backend):
@@ -44,7 +44,8 @@ class OnnxRuntimeBackend(Backend):
         # The exporter drops inputs the graph does not use (the listener motion of a model with
         # listener_input 'none'); feed only those the graph has.
         self._inputs = {i.name for i in self.session.get_inputs()}
-        missing = sorted(set(self._initial) - self._inputs)
+        missing = sorted((set(self._initial) | ({STYLE} if self.config.style_dim else set()))
+                         - self._inputs)
         if missing:
             raise BackendError(f'{self.onnx_path} does not match its checkpoint config (no input '
                                f"{', '.join(missing[:3])}); re-export it: lhg-ros export "
@@ -53,11 +54,13 @@ class OnnxRuntimeBackend(Backend):
     def initial_state(self):
         return {k: v.copy() for k, v in self._initial.items()}
 
-    def step(self, audio, speaker, listener, state):
+    def step(self, audio, speaker, listener, state, style=None):
         self.check_inputs(audio, speaker, listener)
         feeds = {'audio': np.asarray(audio, np.float32)[None],
                  'speaker': np.asarray(speaker, np.float32)[None],
                  'listener': np.asarray(listener, np.float32)[None], **state}
+        if self.config.style_dim:
+            feeds[STYLE] = self.style_input(style)
         outputs = self.session.run(self._outputs, {k: v for k, v in feeds.items()
                                                    if k in self._inputs})
         return outputs[0][0], dict(zip(self._initial, outputs[1:], strict=True))

@@ -1,7 +1,7 @@
 """Export of the model's *step* to ONNX, with the recurrent state as explicit inputs/outputs.
 
 Shapes are fixed (batch 1, one step); the LSTMs export as the ONNX LSTM operator. Inputs are
-``audio``, ``speaker``, ``listener`` and the state tensors of
+``audio``, ``speaker``, ``listener``, ``style`` (a model with a style) and the state tensors of
 :meth:`ListenerModel.state_shapes`; outputs are ``prediction`` (poses, or a mixture model's
 distribution: lhg_ros.model.mixture) and ``<state>_out`` for each.
 """
@@ -15,7 +15,7 @@ from torch import nn
 
 from lhg_ros.backends.step_model import WEIGHTS_DIGEST_KEY
 from lhg_ros.model.checkpoint import load_checkpoint
-from lhg_ros.model.config import MOTION_INPUTS, PREDICTION, output_name
+from lhg_ros.model.config import PREDICTION, output_name
 from lhg_ros.model.network import ListenerModel
 
 OPSET = 17
@@ -29,9 +29,10 @@ class StepGraph(nn.Module):
         self.model = model
         self.state_names = list(model.state_shapes())
 
-    def forward(self, audio, speaker, listener, *state):
+    def forward(self, audio, speaker, listener, *rest):
+        style, state = (rest[0], rest[1:]) if self.model.config.style_dim else (None, rest)
         prediction, new = self.model.step(audio, speaker, listener,
-                                          dict(zip(self.state_names, state, strict=True)))
+                                          dict(zip(self.state_names, state, strict=True)), style)
         return (prediction, *(new[name] for name in self.state_names))
 
 
@@ -41,6 +42,7 @@ def example_inputs(model: ListenerModel) -> tuple[torch.Tensor, ...]:
     return (torch.zeros(1, c.audio_per_step, c.audio_input_dim),
             torch.zeros(1, c.frames_per_step, c.motion_dim),
             torch.zeros(1, c.frames_per_step, c.motion_dim),
+            *((torch.zeros(1, c.style_dim),) if c.style_dim else ()),
             *state.values())
 
 
@@ -54,7 +56,7 @@ def export_onnx(model: ListenerModel, path: str | Path) -> Path:
         # Tracing fixes shapes as constants, which is what a fixed-shape step model wants.
         warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)
         torch.onnx.export(StepGraph(model.eval()), example_inputs(model), str(path),
-                          input_names=[*MOTION_INPUTS, *names],
+                          input_names=[*model.config.step_inputs, *names],
                           output_names=[PREDICTION, *map(output_name, names)],
                           opset_version=OPSET, do_constant_folding=True,
                           **legacy_exporter_options())

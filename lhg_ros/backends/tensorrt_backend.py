@@ -25,7 +25,7 @@ import numpy as np
 from lhg_ros.backends.base import Backend, BackendError
 from lhg_ros.backends.step_model import file_digest, onnx_for_checkpoint
 from lhg_ros.model.checkpoint import checkpoint_paths, read_model_config
-from lhg_ros.model.config import MOTION_INPUTS, PREDICTION, output_name
+from lhg_ros.model.config import PREDICTION, STYLE, output_name
 
 MIN_VERSION = (8, 5)  # the name-based tensor API (set_tensor_address, execute_async_v3)
 
@@ -258,7 +258,7 @@ class TensorRTBackend(Backend):
                                'memory?)')
         self._stream = cuda.stream()
         self._host = {name: np.zeros(shape, np.float32) for name, shape in inputs.items()
-                      if name in MOTION_INPUTS and name in self._engine_inputs}
+                      if name in self.config.step_inputs and name in self._engine_inputs}
         self._device = {name: self._device_array(array.shape)
                         for name, array in self._host.items()}
         self._prediction_host = np.zeros(outputs[PREDICTION], np.float32)
@@ -305,10 +305,12 @@ class TensorRTBackend(Backend):
         self.cuda.synchronize(self._stream)
         return read, write
 
-    def step(self, audio, speaker, listener, state):
+    def step(self, audio, speaker, listener, state, style=None):
         self.check_inputs(audio, speaker, listener)
         read, write = state
-        for name, array in (('audio', audio), ('speaker', speaker), ('listener', listener)):
+        style = self.style_input(style)
+        for name, array in (('audio', audio), ('speaker', speaker), ('listener', listener),
+                            (STYLE, None if style is None else style[0])):
             if name in self._host:
                 self._host[name][0] = array
                 self.cuda.upload(self._device[name].pointer, self._host[name], self._stream)

@@ -52,11 +52,12 @@ class TorchBackend(Backend):
                                ).to(self.dtype).unsqueeze(0)
 
     @torch.inference_mode()
-    def step(self, audio, speaker, listener, state):
+    def step(self, audio, speaker, listener, state, style=None):
         self.check_inputs(audio, speaker, listener)
+        style = self.style_input(style)
+        inputs = (audio, speaker, listener) + ((style[0],) if style is not None else ())
         if self._graph is not None:
-            for static, array in zip(self._static_inputs, (audio, speaker, listener),
-                                     strict=True):
+            for static, array in zip(self._static_inputs, inputs, strict=True):
                 static.copy_(self._tensor(array))
             for name, tensor in state.items():  # the replay reads the static buffers
                 self._static_state[name].copy_(tensor)
@@ -64,7 +65,8 @@ class TorchBackend(Backend):
             new = {name: tensor.clone() for name, tensor in self._static_new_state.items()}
             return self._static_poses[0].float().cpu().numpy(), new
         poses, state = self.model.step(self._tensor(audio), self._tensor(speaker),
-                                       self._tensor(listener), state)
+                                       self._tensor(listener), state,
+                                       None if style is None else self._tensor(style[0]))
         return poses[0].float().cpu().numpy(), state
 
     @torch.inference_mode()
@@ -76,17 +78,24 @@ class TorchBackend(Backend):
                         dtype=self.dtype),
             torch.zeros(1, c.frames_per_step, c.motion_dim, device=self.device, dtype=self.dtype),
             torch.zeros(1, c.frames_per_step, c.motion_dim, device=self.device, dtype=self.dtype)]
+        if c.style_dim:
+            self._static_inputs.append(torch.zeros(1, c.style_dim, device=self.device,
+                                                   dtype=self.dtype))
         self._static_state = {k: v.to(self.dtype) for k, v in self.model.initial_state(1).items()}
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):  # warm-up outside the graph, as CUDA graphs require
             for _ in range(3):
-                self.model.step(*self._static_inputs, self._static_state)
+                self._graph_step()
         torch.cuda.current_stream().wait_stream(stream)
         self._graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self._graph):
-            self._static_poses, self._static_new_state = self.model.step(
-                *self._static_inputs, self._static_state)
+            self._static_poses, self._static_new_state = self._graph_step()
+
+    def _graph_step(self):
+        audio, speaker, listener, *style = self._static_inputs
+        return self.model.step(audio, speaker, listener, self._static_state,
+                               style[0] if style else None)
 
     def close(self) -> None:
         self._graph = None

@@ -65,14 +65,15 @@ def corpus_main(args) -> int:
 
     from lhg_ros.data.corpus import make_corpus
 
-    if not 0 <= args.held_out < args.sessions or args.min_minutes > args.max_minutes:
-        print('lhg-ros data corpus: need 0 <= --held-out < --sessions and --min-minutes <= '
-              '--max-minutes')
+    if (not 0 <= args.held_out < args.sessions or args.min_minutes > args.max_minutes
+            or args.per_listener < 1):
+        print('lhg-ros data corpus: need 0 <= --held-out < --sessions, --per-listener >= 1 '
+              'and --min-minutes <= --max-minutes')
         return 1
     with tqdm(total=args.sessions, desc='sessions') as bar:
         path = make_corpus(args.output, sessions=args.sessions, held_out=args.held_out,
                            minutes=(args.min_minutes, args.max_minutes), seed=args.seed,
-                           progress=lambda n: bar.update(1))
+                           per_listener=args.per_listener, progress=lambda n: bar.update(1))
     print(f'wrote {path}')
     return 0
 
@@ -170,7 +171,7 @@ def eval_main(args) -> int:
         report = evaluate(dataset, checkpoint, args.backend, args.tolerance,
                           teacher_forced=args.teacher_forced,
                           expressiveness=args.expressiveness,
-                          seed=None if args.seed < 0 else args.seed)
+                          seed=None if args.seed < 0 else args.seed, style=args.style)
     except (ValueError, CheckpointError, BackendError) as exc:
         print(f'lhg-ros eval: {exc}')
         return 1

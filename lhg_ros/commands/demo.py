@@ -277,6 +277,9 @@ def main(args) -> int:
     if args.policy == 'model':
         listener_params.update(backend=args.backend, expressiveness=args.expressiveness,
                                seed=args.seed)
+        if args.style:  # a name, or a style file (its path made absolute for the node)
+            listener_params['style'] = (Path(args.style).resolve() if Path(args.style).is_file()
+                                        else args.style)
         if args.checkpoint:
             listener_params['checkpoint'] = Path(args.checkpoint).resolve()
     compare = None if args.no_compare or args.policy == 'rules' else COMPARE

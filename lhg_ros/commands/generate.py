@@ -117,7 +117,7 @@ def main(args) -> int:
             blocks, pose_times, poses, audio_s, audio, input_rows, warnings = _file_inputs(
                 args)
         policy = make_policy(args.policy, args.checkpoint, args.backend, args.expressiveness,
-                             args.seed)
+                             args.seed, args.style)
     except Exception as exc:  # noqa: BLE001 - one clear line for the user
         print(f'lhg-ros generate: {exc}')
         return 1

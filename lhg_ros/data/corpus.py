@@ -395,9 +395,10 @@ def listener_motion(timeline: SpeakerTimeline, rng, listener: ListenerStyle | No
     return poses, np.array(starts)
 
 
-def make_session(folder: Path, session_id: str, duration_s: float, seed: int) -> dict:
+def make_session(folder: Path, session_id: str, duration_s: float, seed: int,
+                 listener: ListenerStyle | None = None, person: str = '') -> dict:
     """Write one session (A.wav, A_poses.npz, B.wav, B_poses.npz, truth.npz); returns its
-    manifest entry."""
+    manifest entry. ``listener`` (drawn when not given) is called ``person``."""
     import soundfile as sf
 
     rng = np.random.default_rng(seed)
@@ -405,7 +406,7 @@ def make_session(folder: Path, session_id: str, duration_s: float, seed: int) ->
     samples, timeline = speaker_audio(duration_s, rng)
     absent = float(rng.uniform(0.2, 0.6)) if rng.random() < 0.2 else 0.0
     a_poses = speaker_motion(timeline, rng, absent_share=absent)
-    listener = draw_listener(rng)
+    listener = listener or draw_listener(rng)
     b_poses, nods = listener_motion(timeline, rng, listener)
     sf.write(str(folder / 'A.wav'), samples, SAMPLE_RATE, subtype='PCM_16')
     sf.write(str(folder / 'B.wav'), room_noise(timeline.duration, rng), SAMPLE_RATE,
@@ -416,30 +417,56 @@ def make_session(folder: Path, session_id: str, duration_s: float, seed: int) ->
                         nod_starts=nods, pause_cues=np.array(nod_cues(timeline)),
                         voice=np.array(timeline.voice[0]),
                         rate_pitch=np.array(timeline.voice[1:]),
-                        stresses=np.array(timeline.stresses), style=np.array(listener.name))
+                        stresses=np.array(timeline.stresses), style=np.array(listener.name),
+                        duration=np.array(timeline.duration))
     rel = folder.name
     return {'id': session_id,
             'participants': {'A': {'person': f'speaker_{session_id}', 'audio': f'{rel}/A.wav',
                                    'poses': f'{rel}/A_poses.npz'},
-                             'B': {'person': f'listener_{session_id}',
-                                   'audio': f'{rel}/B.wav',
-                                   'poses': f'{rel}/B_poses.npz'}},
+                             'B': {'person': person or f'listener_{session_id}',
+                                   'audio': f'{rel}/B.wav', 'poses': f'{rel}/B_poses.npz',
+                                   'style': listener.name}},
             'floor': [['A', 0.0, round(timeline.duration, 3)]]}
+
+
+def listener_roster(sessions: int, held_out: int, per_listener: int, rng
+                    ) -> list[tuple[str, ListenerStyle]]:
+    """Who listens in each session: training listeners in turn through the styles, each in
+    ``per_listener`` sessions in a row; the last ``held_out`` sessions have listeners of their
+    own (two sessions each: one to adapt from, one to judge by), never in training."""
+    names = sorted(STYLES)
+    roster, count = [], 0
+
+    def people(n_sessions, each, tag):
+        nonlocal count
+        out = []
+        while len(out) < n_sessions:
+            style = names[count % len(names)]
+            person = (f'{style}_{count // len(names) + 1:02d}{tag}', draw_listener(rng, style))
+            count += 1
+            out += [person] * each
+        return out[:n_sessions]
+
+    roster = people(sessions - held_out, max(1, per_listener), '')
+    return roster + people(held_out, 2, 'h')
 
 
 def make_corpus(root: str | Path, sessions: int = 48, held_out: int = 4,
                 minutes: tuple[float, float] = (1.0, 2.0), seed: int = 0,
-                progress=None) -> Path:
+                per_listener: int = 5, progress=None) -> Path:
     """``sessions`` generated sessions of ``minutes`` (drawn) each under ``root``, with a
-    manifest; the last ``held_out`` are held out for evaluation."""
+    manifest; the last ``held_out`` are held out for evaluation, with listeners of their own
+    (:func:`listener_roster`)."""
     root = Path(root)
     rng = np.random.default_rng(seed)
+    roster = listener_roster(sessions, held_out, per_listener,
+                             np.random.default_rng([seed, 7]))
     entries = []
-    for i in range(sessions):
+    for i, (person, listener) in enumerate(roster):
         session_id = f'c{i + 1:03d}'
         duration = 60.0 * float(rng.uniform(*minutes))
         entries.append(make_session(root / session_id, session_id, duration,
-                                    seed * 1000 + i))
+                                    seed * 1000 + i, listener, person))
         if progress is not None:
             progress(i + 1)
     held = [e['id'] for e in entries[len(entries) - held_out:]] if held_out else []

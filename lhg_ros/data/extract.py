@@ -101,13 +101,15 @@ def is_cached(dataset: Dataset, session_id: str, p: Participant) -> bool:
 
 
 def extract_dataset(dataset: Dataset, workers: int = 1, progress: bool = True,
-                    force: bool = False) -> dict:
-    """Extract what is missing or stale; returns {'done': n, 'cached': n}."""
+                    force: bool = False, sessions: list[str] | None = None) -> dict:
+    """Extract what is missing or stale (of ``sessions``, all when None); returns
+    {'done': n, 'cached': n}."""
     from tqdm import tqdm
 
-    jobs = [(s.id, p) for s in dataset.sessions for p in s.participants.values()
+    chosen = [s for s in dataset.sessions if sessions is None or s.id in sessions]
+    jobs = [(s.id, p) for s in chosen for p in s.participants.values()
             if force or not is_cached(dataset, s.id, p)]
-    cached = sum(len(s.participants) for s in dataset.sessions) - len(jobs)
+    cached = sum(len(s.participants) for s in chosen) - len(jobs)
     # (no bar when everything is cached: an empty bar only says nothing happened)
     bar = tqdm(total=len(jobs), desc='extracting', unit='track',
                disable=not progress or not jobs)

@@ -7,7 +7,7 @@
       - id: s001
         participants:
           A: {person: alice, audio: s001/A.wav, video: s001/A.mp4}
-          B: {person: bob, audio: s001/B.wav, poses: s001/B_poses.npz}
+          B: {person: bob, audio: s001/B.wav, poses: s001/B_poses.npz, style: calm}
         floor:                  # who holds the floor, seconds; overlaps between people allowed
           - [A, 0.0, 4.2]
           - [B, 4.9, 8.0]
@@ -15,7 +15,10 @@
 Each participant has their own microphone track (any rate; resampled to 16 kHz) and either a
 frontal video (any rate) or a head-pose track (``poses``: an .npz with ``poses`` (T, 6)
 [pitch, yaw, roll in rad, x, y, z in m] and ``rate``; from motion capture, for example).
-Paths are relative to the manifest's folder.
+Paths are relative to the manifest's folder. ``person`` names who it is (the same name in
+several sessions is the same person: training learns each listener's style from all of them);
+``style`` (optional) names the listening style they are known for, and a model trained on
+the dataset ships one style per name (lhg_ros.model.style).
 """
 
 from dataclasses import dataclass, field
@@ -34,6 +37,7 @@ class Participant:
     audio: Path
     video: Path | None = None
     poses: Path | None = None
+    style: str = ''  # a named listening style this person is known for (optional)
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,8 @@ def load_manifest(path: str | Path) -> Dataset:
             participants = {
                 name: Participant(name, str(p.get('person', name)), root / p['audio'],
                                   root / p['video'] if p.get('video') else None,
-                                  root / p['poses'] if p.get('poses') else None)
+                                  root / p['poses'] if p.get('poses') else None,
+                                  str(p.get('style') or ''))
                 for name, p in entry['participants'].items()}
             floor = [Turn(str(who), float(start), float(end))
                      for who, start, end in entry.get('floor') or []]

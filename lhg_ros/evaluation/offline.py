@@ -10,9 +10,10 @@ from lhg_ros.motion.rules import RuleListener
 
 
 def make_policy(policy: str = 'model', checkpoint: str | None = None, backend: str = 'auto',
-                expressiveness: float = 1.0, seed: int | None = 0):
+                expressiveness: float = 1.0, seed: int | None = 0, style: str = ''):
     """The rule policy, or a model (the shipped one unless ``checkpoint``) on ``backend``,
-    sampled at ``expressiveness`` from ``seed`` (None or negative: a new seed)."""
+    sampled at ``expressiveness`` from ``seed`` (None or negative: a new seed), in ``style``
+    (lhg_ros.model.style; empty: the model's default)."""
     if policy == 'rules':
         return RuleListener()
     from lhg_ros.backends import load_backend
@@ -20,7 +21,7 @@ def make_policy(policy: str = 'model', checkpoint: str | None = None, backend: s
 
     return ModelPolicy(load_backend(backend, resolve_checkpoint(checkpoint)),
                        expressiveness=expressiveness,
-                       seed=None if seed is None or seed < 0 else seed)
+                       seed=None if seed is None or seed < 0 else seed, style=style)
 
 
 def frame_flags(speaking: np.ndarray, frames: int, rows_per_frame: int) -> np.ndarray:

@@ -40,7 +40,7 @@ def _measures(poses, reference, speaker, rate) -> dict:
 
 def evaluate(dataset, checkpoint=None, backend_name='onnxruntime',
              tolerance_s=NOD_TOLERANCE_S, warmup_s=1.0, teacher_forced=False,
-             expressiveness: float = 1.0, seed: int = 0) -> dict:
+             expressiveness: float = 1.0, seed: int = 0, style: str = '') -> dict:
     """The closed-loop report of every system over the held-out sessions (see module doc).
     Per recording: pose errors, speed, diversity and rPCC (averaged); pooled over the
     recordings, relative to each listener's warm-up pose: motion RMS, nods per minute, median
@@ -71,7 +71,7 @@ def evaluate(dataset, checkpoint=None, backend_name='onnxruntime',
         from lhg_ros.motion.listener import ModelPolicy
 
         policies['model'] = ModelPolicy(load_backend(backend_name, checkpoint),
-                                        expressiveness=expressiveness, seed=seed)
+                                        expressiveness=expressiveness, seed=seed, style=style)
     rate = getattr(policies.get('model'), 'motion_rate', MOTION_RATE)
     every = round(MOTION_RATE / rate)
     warm = int(round(warmup_s * rate))

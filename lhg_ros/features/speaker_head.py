@@ -79,9 +79,10 @@ class HeadPoseTrack:
 
 
 def extract_video_file(path, smoothing: OneEuroFilter | None = None,
-                       face_selection: str = 'continuity') -> HeadPoseTrack:
+                       face_selection: str = 'continuity', progress=None) -> HeadPoseTrack:
     """Head poses of every frame of a video file, at the frames' own timestamps (seconds from
-    the start of the file), through the node's own code path."""
+    the start of the file), through the node's own code path; ``progress()`` is called after
+    each frame."""
     from lhg_ros.sources.video import VideoFileSource
 
     source = VideoFileSource(path, clock=lambda: 0.0, realtime=False)
@@ -92,6 +93,8 @@ def extract_video_file(path, smoothing: OneEuroFilter | None = None,
             pose = tracker.process(frame.rgb, frame.capture_time)
             times.append(frame.capture_time)
             poses.append(pose.dof() if pose is not None else np.full(POSE_DIM, np.nan))
+            if progress is not None:
+                progress()
     finally:
         source.close()
         tracker.close()

@@ -38,11 +38,28 @@ def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
     return stem.with_suffix('.safetensors'), stem.with_suffix('.json')
 
 
+def style_space(model: 'ListenerModel') -> str:
+    """The identity of a model's style vectors: a digest of the weights that make and read
+    them (at float16, so the shipped float16 copy of a model has its float32 original's), so
+    that a style file made for one model is not used with another."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        if name.split('.')[0] in ('style_encoder', 'style_in', 'style_out'):
+            digest.update(name.encode())
+            digest.update(tensor.detach().float().cpu().numpy().astype(np.float16).tobytes())
+    return digest.hexdigest()[:16]
+
+
 def sidecar_info(model: 'ListenerModel', joint_mapping: dict | None = None,
-                 metadata: dict | None = None, speaker_neutral=None) -> dict:
+                 metadata: dict | None = None, speaker_neutral=None,
+                 styles: dict | None = None, default_style: str = '') -> dict:
     """The JSON sidecar of ``model``: format, config, normalisation, rates and metadata;
     ``speaker_neutral`` (6,) is the speaker's mean pose in the training data, which the
-    runtime eases the speaker input to when the face is lost."""
+    runtime eases the speaker input to when the face is lost. A model with a style also has
+    its named ``styles`` (name -> vector), the ``default_style`` and its ``style_space``
+    (lhg_ros.model.style)."""
     c = model.config
     info = {
         'format': FORMAT,
@@ -65,14 +82,21 @@ def sidecar_info(model: 'ListenerModel', joint_mapping: dict | None = None,
     info['listener_neutral'] = [float(v) for v in model.pose_center.cpu().numpy()]
     # How far from it the training listeners went (a sampled pose is kept within).
     info['listener_bound'] = [float(v) for v in model.pose_bound.cpu().numpy()]
+    if c.style_dim:
+        info['style_space'] = style_space(model)
+        info['styles'] = {name: [float(v) for v in np.asarray(vector).ravel()]
+                          for name, vector in (styles or {}).items()}
+        info['default_style'] = default_style or next(iter(info['styles']), '')
     return info
 
 
 def save_checkpoint(model: 'ListenerModel', path: str | Path, joint_mapping: dict | None = None,
                     metadata: dict | None = None, speaker_neutral=None,
-                    dtype: 'torch.dtype | None' = None) -> Path:
+                    dtype: 'torch.dtype | None' = None, styles: dict | None = None,
+                    default_style: str = '') -> Path:
     """Write weights (parameters as ``dtype``, float32 by default: float16 halves the file;
-    buffers such as the normalisation stay float32) and sidecar; returns the weights path."""
+    buffers such as the normalisation stay float32) and sidecar (:func:`sidecar_info`);
+    returns the weights path."""
     import torch
     from safetensors.torch import save_file
 
@@ -84,7 +108,7 @@ def save_checkpoint(model: 'ListenerModel', path: str | Path, joint_mapping: dic
     tensors = {k: v.detach().cpu().to(dtype if k in parameters else v.dtype).contiguous()
                for k, v in model.state_dict().items()}
     save_file(tensors, str(weights), metadata={'format': FORMAT})
-    info = sidecar_info(model, joint_mapping, metadata, speaker_neutral)
+    info = sidecar_info(model, joint_mapping, metadata, speaker_neutral, styles, default_style)
     sidecar.write_text(json.dumps(info, indent=2))
     return weights
 

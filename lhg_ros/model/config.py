@@ -8,8 +8,9 @@ from lhg_ros.features.audio import FRAME_RATE as AUDIO_RATE
 from lhg_ros.features.pose_features import MOTION_DIM, MOTION_RATE, POSE_DIM
 
 LISTENER_INPUTS = ('motion', 'pose', 'none')
-# The step graph's inputs besides the state, in order.
+# The step graph's inputs besides the state, in order (then STYLE for a model with a style).
 MOTION_INPUTS = ('audio', 'speaker', 'listener')
+STYLE = 'style'
 # The step graph's first output: the next frames' poses, or the mixture they are sampled from.
 PREDICTION = 'prediction'
 
@@ -71,6 +72,10 @@ class ModelConfig:
     # a model that listens from one that does not; over half a second it can (a nod coming or
     # not), and that is what the mixture's components then stand for.
     horizon_s: float = 0.0
+    # Above 0: the listener's style, a vector of this many numbers, conditions R (added to its
+    # input and to the head's), and a style encoder makes it from a clip of a listener's own
+    # motion (lhg_ros.model.style): the style of a person, from seconds of them listening.
+    style_dim: int = 0
 
     def __post_init__(self):
         ratio = self.audio_rate / self.motion_rate
@@ -88,6 +93,8 @@ class ModelConfig:
             problems.append(f'd_model {self.d_model} is not divisible by heads {self.heads}')
         if self.rest_return_s < 0:
             problems.append(f'rest_return_s must be >= 0, got {self.rest_return_s}')
+        if self.style_dim < 0:
+            problems.append(f'style_dim must be 0 (no style) or more, got {self.style_dim}')
         if self.mixtures < 0:
             problems.append(f'mixtures must be 0 (one pose) or more, got {self.mixtures}')
         if not 0 <= self.horizon_s <= 2.0 or (self.horizon_s > 0 and not self.mixtures):
@@ -178,12 +185,18 @@ class ModelConfig:
         shapes['speaker_filled'] = (batch, self.speaker_cache)
         return shapes
 
+    @property
+    def step_inputs(self) -> tuple[str, ...]:
+        """The step graph's inputs besides the state, in order."""
+        return MOTION_INPUTS + ((STYLE,) if self.style_dim else ())
+
     def step_io(self) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
         """(inputs, outputs) of the exported step graph, name -> shape, batch 1."""
         state = self.state_shapes(1)
         inputs = {'audio': (1, self.audio_per_step, self.audio_input_dim),
                   'speaker': (1, self.frames_per_step, self.motion_dim),
-                  'listener': (1, self.frames_per_step, self.motion_dim), **state}
+                  'listener': (1, self.frames_per_step, self.motion_dim),
+                  **({STYLE: (1, self.style_dim)} if self.style_dim else {}), **state}
         outputs = {PREDICTION: self.prediction_shape,
                    **{output_name(name): shape for name, shape in state.items()}}
         return inputs, outputs
@@ -203,9 +216,10 @@ class ModelConfig:
 # What every preset shares (see lhg_ros.training.trainer): the voice activity decision as an
 # input, poses relative to the listener's rest, the listener's own motion fed back (the paper's
 # autoregression) and a mixture of 8 (16 for the shipped compact) over the next frames, sampled
-# at run time.
+# at run time, conditioned on a listener style.
+STYLE_DIM = 8  # a listener's style: 8 numbers (lhg_ros.model.style)
 LISTENER = {'voice_activity': True, 'relative_to_rest': True, 'listener_input': 'motion',
-            'listener_hears': True, 'mixtures': 8, 'horizon_s': 0.48}
+            'listener_hears': True, 'mixtures': 8, 'horizon_s': 0.48, 'style_dim': STYLE_DIM}
 
 PRESETS = {
     # The paper: J = Q = R = 12 blocks, 1,024 units, 256-unit feed-forward bottleneck; ~0.5 B.

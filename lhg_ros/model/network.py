@@ -34,6 +34,10 @@ three. Its means continue from the listener's own pose at t with a leak toward r
 off, and stay within the same bound; it is trained on its own samples fed back
 (lhg_ros.training.trainer).
 
+A model with a style (``style_dim`` > 0) is conditioned on a listener's style vector, added
+to R's input and to the head's (lhg_ros.model.style); :class:`StyleEncoder` makes one from a
+clip of that listener's own motion, and is trained with the rest (lhg_ros.training.trainer).
+
 A streaming step consumes three motion frames (and the twelve audio frames that start within
 them) and returns the prediction of its last token: the next three frames (a mixture's: the
 next ``predicted_frames``, of which the runtime commands three). Motion token t
@@ -118,6 +122,32 @@ class Block(nn.Module):
         return x + self.dropout(self.ffn(self.ffn_norm(x))), lstm_state
 
 
+class StyleEncoder(nn.Module):
+    """A listener's style from a clip of their own head motion: an embedding of every frame's
+    pose and its changes over a third of a second (one nod's down and up), averaged over the
+    clip, then projected to ``style_dim`` numbers. The average is a running mean, as frame-level
+    speaker embeddings are (Shon, Tang and Glass 2018): usable after a few seconds and steadier
+    with more, and any length of clip gives a vector of the same kind."""
+
+    KERNEL = 9  # frames a frame embedding sees: 0.36 s at 25 Hz
+    HIDDEN = 64
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.frames = nn.Sequential(
+            nn.Conv1d(3 * config.pose_dim, self.HIDDEN, self.KERNEL), nn.GELU(),
+            nn.Conv1d(self.HIDDEN, self.HIDDEN, 1), nn.GELU())
+        self.project = nn.Linear(self.HIDDEN, config.style_dim)
+
+    def forward(self, features: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """features (B, T, 18) normalised motion, valid (B, T) bool (a clip's frames, then
+        padding) -> styles (B, style_dim)."""
+        embedded = self.frames(features.transpose(1, 2))  # (B, H, T - KERNEL + 1)
+        whole = valid[:, self.KERNEL - 1:].to(embedded.dtype)  # windows inside the clip
+        mean = (embedded * whole[:, None]).sum(-1) / whole.sum(-1).clamp(min=1.0)[:, None]
+        return self.project(mean)
+
+
 def _shift_in(cache: torch.Tensor, new: torch.Tensor, dim: int) -> torch.Tensor:
     """Drop the oldest entries of a fixed-size cache and append ``new`` along ``dim``."""
     keep = cache.shape[dim] - new.shape[dim]
@@ -140,6 +170,10 @@ class ListenerModel(nn.Module):
         per_component = 1 + 2 * c.predicted_frames * c.pose_dim
         self.head = nn.Linear(d, c.mixtures * per_component if c.mixtures
                               else c.frames_per_step * c.pose_dim)
+        if c.style_dim:
+            self.style_encoder = StyleEncoder(c)
+            self.style_in = nn.Linear(c.style_dim, d)  # added to R's input
+            self.style_out = nn.Linear(c.style_dim, d)  # added to the head's
         with torch.no_grad():  # start at the mean pose, not at random poses across the bound
             self.head.weight.mul_(0.1)
             self.head.bias.zero_()
@@ -195,6 +229,28 @@ class ListenerModel(nn.Module):
             self.change_scale.copy_(torch.as_tensor(np.asarray(change_scale)[
                 :self.config.predicted_frames], dtype=torch.float32))
 
+    # -- style ---------------------------------------------------------------------------
+    def encode_style(self, features: torch.Tensor, lengths: torch.Tensor | None = None
+                     ) -> torch.Tensor:
+        """Styles (B, style_dim) of clips of listeners' motion: ``features`` (B, T, 18) as
+        lhg_ros.model.style.style_features makes them (poses less their mean, and their
+        differences), each clip ``lengths[b]`` frames long, then padding (all T when None)."""
+        b, t, _ = features.shape
+        lengths = (torch.full((b,), t, device=features.device) if lengths is None
+                   else lengths.to(features.device))
+        valid = torch.arange(t, device=features.device)[None] < lengths[:, None]
+        normalised = features / self.motion_std * valid[..., None].to(features.dtype)
+        return self.style_encoder(normalised, valid)
+
+    def _style_terms(self, style, batch: int, like: torch.Tensor):
+        """What a style adds to R's input and to the head's: (B, 1, d) each, or zeros for a
+        model without one; no style given reads as the zero vector."""
+        if not self.config.style_dim:
+            return 0.0, 0.0
+        if style is None:
+            style = like.new_zeros(batch, self.config.style_dim)
+        return self.style_in(style)[:, None], self.style_out(style)[:, None]
+
     def _r_input(self, listener, audio_memory, speaker_memory, hidden=None):
         """What R runs over, per motion token: the listener's own motion embedded, plus, with
         ``listener_hears`` (and always with ``listener_input`` 'none', which has nothing else),
@@ -224,13 +280,13 @@ class ListenerModel(nn.Module):
         normalised = (listener - self.motion_mean) / self.motion_std
         return torch.zeros_like(normalised) if kind == 'none' else normalised
 
-    def _predict(self, hidden, listener):
+    def _predict(self, hidden, listener, style_term=0.0):
         """Predicted poses (..., F, 6) in radians/metres, within ``pose_bound`` of
         ``pose_center``; for a mixture model (lhg_ros.model.mixture) its (logits, means,
         spreads), the means continuing from the listener's pose at the token (when the model
         takes it) with a leak toward rest, within the same bound."""
         c = self.config
-        raw = self.head(self.r_norm(hidden))
+        raw = self.head(self.r_norm(hidden) + style_term)
         if not c.mixtures:
             raw = raw.unflatten(-1, (c.frames_per_step, c.pose_dim))
             return self.pose_center + self.pose_bound * torch.tanh(raw)
@@ -243,13 +299,14 @@ class ListenerModel(nn.Module):
                                      getattr(self, 'min_spread', None))
 
     # -- whole sequences -----------------------------------------------------------------
-    def forward(self, audio, speaker, listener, hidden=None):
+    def forward(self, audio, speaker, listener, hidden=None, style=None):
         """Teacher-forced pass over aligned sequences: audio (B, 4T, 81 or 82 with voice activity),
         speaker and listener motion (B, T, 18) -> predicted listener poses (B, T, 3, 6), or
         a mixture model's (logits, means, spreads) over (B, T, K, H, 6): token t predicts
         frames t+1 .. t+3 (t+H, H the mixture's ``predicted_frames``). ``hidden`` (B, T)
         bool: tokens whose own motion R's input leaves out (the means still continue from
-        it), for training with listener dropout."""
+        it), for training with listener dropout. ``style`` (B, style_dim): the listener's
+        style, for a model with one."""
         c = self.config
         b, t, _ = speaker.shape
         if audio.shape[1] != t * c.audio_per_motion:
@@ -274,13 +331,14 @@ class ListenerModel(nn.Module):
             x, _ = block(x, None, [(k, v, audio_recency, audio_blocked)])
         speaker_memory = self.q_norm(x)
 
-        x = self._r_input(listener, audio_memory, speaker_memory, hidden)
+        style_in, style_out = self._style_terms(style, b, speaker)
+        x = self._r_input(listener, audio_memory, speaker_memory, hidden) + style_in
         for block in self.r_blocks:
             memories = [(*block.cross[0].project(audio_memory), audio_recency, audio_blocked),
                         (*block.cross[1].project(speaker_memory), speaker_recency,
                          speaker_blocked)]
             x, _ = block(x, None, memories)
-        return self._predict(x, listener)
+        return self._predict(x, listener, style_out)
 
     # -- streaming -----------------------------------------------------------------------
     def state_shapes(self, batch: int = 1) -> dict[str, tuple[int, ...]]:
@@ -292,12 +350,12 @@ class ListenerModel(nn.Module):
         return {name: self.audio_mean.new_zeros(shape)
                 for name, shape in self.state_shapes(batch).items()}
 
-    def step(self, audio, speaker, listener, state):
+    def step(self, audio, speaker, listener, state, style=None):
         """One real-time step: audio (B, 12, audio_input_dim), speaker and listener motion
         (B, 3, 18) of the last three motion frames -> (poses of the next three frames
         (B, 3, 6), or a mixture model's prediction (B, K, 1 + 2 * H * 6) in the layout of
-        lhg_ros.model.mixture, new state). The output equals :meth:`forward` at the last
-        token of the step."""
+        lhg_ros.model.mixture, new state). ``style`` (B, style_dim): the listener's style, for
+        a model with one. The output equals :meth:`forward` at the last token of the step."""
         c = self.config
         b = speaker.shape[0]
         new = {}
@@ -335,13 +393,16 @@ class ListenerModel(nn.Module):
                                        self.step_audio_recency, audio_blocked)])
         speaker_memory = self.q_norm(x)
 
-        x = run(self.r_blocks, self._r_input(listener, audio_memory, speaker_memory), 'r',
+        style_in, style_out = self._style_terms(style, b, speaker)
+        x = run(self.r_blocks, self._r_input(listener, audio_memory, speaker_memory) + style_in,
+                'r',
                 lambda layer, block: [
                     (*cached('r_audio', layer, block.cross[0], audio_memory),
                      self.step_audio_recency, audio_blocked),
                     (*cached('r_speaker', layer, block.cross[1], speaker_memory),
                      self.step_speaker_recency, speaker_blocked)])
-        prediction = self._predict(x[:, -1], listener[:, -1])
+        prediction = self._predict(x[:, -1], listener[:, -1],
+                                   style_out if isinstance(style_out, float) else style_out[:, 0])
         if self.config.mixtures:
             prediction = mixture.flat(*prediction)
         return prediction, new

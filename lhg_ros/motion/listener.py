@@ -45,12 +45,19 @@ class ModelPolicy:
     the most likely motion; 1: as learned), from a random generator that ``reset`` restarts
     from ``seed`` (None: a fresh seed each time), so a seeded run is reproducible.
 
+    A model with styles (lhg_ros.model.style) listens in ``style``: a shipped style's name, the
+    path of a style file, or a vector ('' : the model's default). :meth:`set_style` changes it
+    while running: the vector the model sees eases to the new one with a time constant of
+    ``STYLE_EASE_S``, so the change shows from the next step on and the head does not jump.
+
     Guard rails: a prediction that is not finite is counted, the model state is reset (it may
     hold the NaN), and the last good pose is held for ``hold_steps`` steps, then neutral.
     """
 
+    STYLE_EASE_S = 0.25
+
     def __init__(self, backend, hold_steps: int = 4, expressiveness: float = 1.0,
-                 seed: int | None = None):
+                 seed: int | None = None, style=''):
         if not (math.isfinite(expressiveness) and expressiveness >= 0):
             raise ValueError(f'expressiveness must be a number >= 0, got {expressiveness}')
         self.backend = backend
@@ -74,10 +81,40 @@ class ModelPolicy:
         self._bound = None if bound is None else np.asarray(bound, dtype=np.float64)
         self.hold_steps = hold_steps
         self.nonfinite_predictions = 0
+        self._style_keep = math.exp(-c.step_seconds / self.STYLE_EASE_S)
+        self.style_name, self._style_target = self._resolve(style)
+        self._style = self._style_target
         self.reset()
+
+    def _resolve(self, style) -> tuple[str, np.ndarray | None]:
+        from lhg_ros.model.style import resolve_style
+
+        if not self.backend.config.style_dim:
+            resolve_style(style if isinstance(style, str) else 'vector', self.backend.info)
+            return '', None
+        if isinstance(style, str):
+            return resolve_style(style, self.backend.info)
+        vector = np.asarray(style, dtype=np.float32).reshape(-1)
+        if vector.shape != (self.backend.config.style_dim,) or not np.isfinite(vector).all():
+            raise ValueError(f'a style vector must be {self.backend.config.style_dim} finite '
+                             'numbers')
+        return 'vector', vector
+
+    def set_style(self, style) -> str:
+        """Listen in another style from the next step on (a name, a style file's path or a
+        vector); returns its name. A style that cannot be used raises StyleError (ValueError)
+        and leaves the current one."""
+        self.style_name, self._style_target = self._resolve(style)
+        return self.style_name
+
+    @property
+    def style_vector(self) -> np.ndarray | None:
+        """The style vector the model sees now (easing toward the one set)."""
+        return None if self._style is None else self._style.copy()
 
     def reset(self) -> None:
         self._state = self.backend.initial_state()
+        self._style = self._style_target  # (a new conversation starts in the style set)
         self._rng = np.random.default_rng(self.seed)
         self._detector = EnergySpeechDetector()
         self._held = np.zeros((self.frames_per_step, POSE_DIM))
@@ -94,7 +131,11 @@ class ModelPolicy:
     def step(self, audio, speaker, listener, speaking=None) -> np.ndarray:
         if self.uses_voice_activity:
             audio = np.concatenate([audio, self._voice_column(audio, speaking)], axis=1)
-        prediction, self._state = self.backend.step(audio, speaker, listener, self._state)
+        if self._style is not None:
+            self._style = self._style_target + self._style_keep * (self._style
+                                                                   - self._style_target)
+        prediction, self._state = self.backend.step(audio, speaker, listener, self._state,
+                                                    self._style)
         poses = np.asarray(prediction, dtype=np.float64)
         if self.mixtures and not np.isfinite(poses).all():  # the guard below takes it
             poses = np.full((self.frames_per_step, POSE_DIM), np.nan)

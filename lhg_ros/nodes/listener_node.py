@@ -64,6 +64,12 @@ class ListenerNode(LifecycleNode):
                 self, 'expressiveness', 1.0, 'how freely the model samples its motion: 0 = '
                 'the most likely motion (calm, repetitive), 1 = as learned from the training '
                 'listeners, above 1 = livelier than they were', value_range=(0.0, 2.0)),
+            'style': declare(
+                self, 'style', '', "the model's listening style: a shipped style's name "
+                "(the starter model: calm, attentive, animated, reserved, thoughtful, eager, "
+                "average), the path of a style file (lhg-ros adapt), or empty for the model's "
+                'default (attentive); can be changed while running (ros2 param set), taking '
+                'effect from the next step', read_only=False),
             'seed': declare(self, 'seed', -1, 'seed of the model\'s sampling, for runs that '
                             'repeat exactly; -1 = a new seed each start',
                             value_range=(-1, 2 ** 31 - 1)),
@@ -150,6 +156,7 @@ class ListenerNode(LifecycleNode):
         except ValueError as exc:
             raise StartupError(f'joint configuration: {exc}') from None
         self.joint_map = JointMap(joints)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         self._hri_types = self._ros4hri_types() if self.p['speaker_source'] == 'ros4hri' else None
         self.policy = None
         self._loops, self._inputs = [], []
@@ -200,10 +207,35 @@ class ListenerNode(LifecycleNode):
                    else self.p['backend'])
         policy = ModelPolicy(load_backend(backend, checkpoint, **self._backend_options(backend)),
                              expressiveness=self.p['expressiveness'],
-                             seed=None if self.p['seed'] < 0 else self.p['seed'])
-        self.get_logger().info(f'model {checkpoint} on {backend}')
+                             seed=None if self.p['seed'] < 0 else self.p['seed'],
+                             style=self.p['style'])
+        style = f' in style {policy.style_name}' if policy.style_name else ''
+        self.get_logger().info(f'model {checkpoint} on {backend}{style}')
         self.backend_name, self.checkpoint_path = backend, str(checkpoint)
         return policy
+
+    def _on_set_parameters(self, parameters):
+        """``style`` changes take effect from the next step (the policy eases to the new style
+        vector); a style the model cannot use is refused with the reason, and the head goes on
+        in the style it had."""
+        from rcl_interfaces.msg import SetParametersResult
+
+        for parameter in parameters:
+            if parameter.name != 'style':
+                continue
+            if not isinstance(self.policy, ModelPolicy):
+                if self.policy is None:  # not configured yet: the value is used on configure
+                    self.p['style'] = str(parameter.value)
+                    continue
+                return SetParametersResult(successful=False,
+                                           reason='style applies to policy model only')
+            try:
+                name = self.policy.set_style(str(parameter.value))
+            except ValueError as exc:
+                return SetParametersResult(successful=False, reason=str(exc))
+            self.p['style'] = str(parameter.value)
+            self.get_logger().info(f'listening in style {name}')
+        return SetParametersResult(successful=True)
 
     def _backend_options(self, backend: str) -> dict:
         p = self.p
@@ -504,6 +536,7 @@ class ListenerNode(LifecycleNode):
         else:
             status.level, status.message = DiagnosticStatus.OK, 'listening'
         values = {'policy': self.p['policy'],
+                  'style': getattr(self.policy, 'style_name', ''),
                   'backend': getattr(self, 'backend_name', '') if self.policy_is_model else '',
                   'checkpoint': getattr(self, 'checkpoint_path', ''), 'steps': c['steps'],
                   'non-finite predictions': c['nonfinite'],

@@ -85,6 +85,7 @@ from lhg_ros.model import mixture
 from lhg_ros.model.checkpoint import load_checkpoint, save_checkpoint
 from lhg_ros.model.config import ModelConfig, preset
 from lhg_ros.model.network import ListenerModel
+from lhg_ros.model.style import AVERAGE, PREFERRED_DEFAULT, style_features
 from lhg_ros.training.config import TrainConfig
 
 
@@ -95,6 +96,8 @@ class Example:
     listener: np.ndarray  # (T, 18)
     poses: np.ndarray  # (T, 6) the listener's poses (targets: t+1 .. t+H)
     speaker_poses: np.ndarray  # (T, 6) the speaker's poses
+    person: str = ''  # who listens (the manifest's person)
+    style_features: np.ndarray | None = None  # what the style encoder reads of this segment
 
 
 def model_inputs(features: dict, config: ModelConfig) -> dict:
@@ -152,12 +155,99 @@ def build_examples(dataset: Dataset, segments: list[Segment], config: ModelConfi
         poses = listener['poses'][frames]
         if config.relative_to_rest:
             poses = poses - rest_pose(poses, rest_frames)
+        person = dataset.session(seg.session).participants[seg.listener].person
         example = Example(speaker['audio'][rows], speaker['motion'][frames],
-                          motion_features(poses), poses, speaker['poses'][frames])
+                          motion_features(poses), poses, speaker['poses'][frames], person,
+                          style_features(poses, config.motion_rate, piece_s=math.inf))
         if all(np.isfinite(a).all() for a in (example.audio, example.speaker,
                                               example.listener)):
             examples.append(example)
     return examples
+
+
+class StyleClips:
+    """Clips of each listener's own motion for the style encoder: for a segment, others of the
+    same person (never the segment itself, unless the person has no other), 1 to
+    ``MAX_PIECES`` of them (about 6 to 66 s), so the style learnt is the person's, not the
+    segment's, and the encoder learns to read short clips as well as long ones."""
+
+    MAX_PIECES = 6
+
+    def __init__(self, examples: list[Example]):
+        self.by_person: dict[str, list[Example]] = {}
+        for example in examples:
+            self.by_person.setdefault(example.person, []).append(example)
+
+    def pick(self, example: Example, rng, pieces: int | None = None) -> np.ndarray:
+        pool = [e for e in self.by_person.get(example.person, []) if e is not example]
+        pool = pool or [example]
+        n = min(len(pool), pieces or int(rng.integers(1, self.MAX_PIECES + 1)))
+        chosen = rng.choice(len(pool), n, replace=False)
+        return np.concatenate([pool[i].style_features for i in chosen])
+
+    def person_clips(self, person: str, seconds: float, rate: float, rng, count: int
+                     ) -> list[np.ndarray]:
+        """``count`` clips of about ``seconds`` of ``person``'s motion (segments in a random
+        order, whole)."""
+        pool = self.by_person[person]
+        clips = []
+        for _ in range(count):
+            clip, total = [], 0.0
+            for i in rng.permutation(len(pool)):
+                clip.append(pool[i].style_features)
+                total += len(pool[i].style_features) / rate
+                if total >= seconds:
+                    break
+            clips.append(np.concatenate(clip))
+        return clips
+
+
+def encode_clips(model: ListenerModel, clips: list[np.ndarray]) -> torch.Tensor:
+    """Styles (B, style_dim) of clips of style features (lhg_ros.model.style.style_features)."""
+    core = model.module if hasattr(model, 'module') else model
+    device = next(core.parameters()).device
+    longest = max(len(c) for c in clips)
+    padded = torch.zeros(len(clips), longest, clips[0].shape[1])
+    for i, clip in enumerate(clips):
+        padded[i, :len(clip)] = torch.from_numpy(clip)
+    lengths = torch.tensor([len(c) for c in clips])
+    return core.encode_style(padded.to(device), lengths.to(device))
+
+
+@torch.no_grad()
+def named_styles(model: ListenerModel, clips: StyleClips, styles_of: dict[str, str],
+                 rate: float, seconds: float = 60.0, per_person: int = 4, seed: int = 0,
+                 person: str = '') -> tuple[dict[str, list[float]], str]:
+    """(name -> style vector, default name): each training listener's style from
+    ``per_person`` clips of ``seconds`` of their motion, averaged; then per named style
+    (``styles_of``: person -> style, from the manifest) the mean over its listeners, and
+    ``average`` over everyone. The default is 'attentive' where the data has it, else
+    'average'. Fine-tuning to ``person``: their own style too, named after them, and the
+    default."""
+    was_training = model.training
+    model.eval()
+    rng = np.random.default_rng(seed)
+    people = {}
+    for who in sorted(clips.by_person):
+        vectors = encode_clips(model, clips.person_clips(who, seconds, rate, rng, per_person))
+        people[who] = vectors.mean(0).cpu().numpy()
+    model.train(was_training)
+    grouped: dict[str, list] = {}
+    for who, vector in people.items():
+        if styles_of.get(who):
+            grouped.setdefault(styles_of[who], []).append(vector)
+    styles = {name: np.mean(vectors, axis=0).tolist() for name, vectors in sorted(grouped.items())}
+    styles[AVERAGE] = np.mean(list(people.values()), axis=0).tolist()
+    if person in people:
+        styles[person] = people[person].tolist()
+        return styles, person
+    return styles, (PREFERRED_DEFAULT if PREFERRED_DEFAULT in styles else AVERAGE)
+
+
+def listener_styles_of(dataset: Dataset) -> dict[str, str]:
+    """person -> the style the manifest names for them (where it does)."""
+    return {p.person: p.style for s in dataset.sessions for p in s.participants.values()
+            if p.style}
 
 
 FEW_STEPS = 200  # optimiser steps below which a run is warned that it will learn little
@@ -262,7 +352,8 @@ def smooth_noise(shape, scale: float, generator: torch.Generator, frames: int = 
 
 def loss_on(model, batch, config, warmup_frames, delta, feedback: float = 0.0,
             noise: float = 0.0, generator: torch.Generator | None = None,
-            velocity_weight: float = 0.0, dropout: float = 0.0) -> torch.Tensor:
+            velocity_weight: float = 0.0, dropout: float = 0.0,
+            clips: list[np.ndarray] | None = None) -> torch.Tensor:
     """The loss of one batch. A mixture model (``config.mixtures``): the negative
     log-likelihood of the real next frames under the predicted mixture, per frame. Otherwise:
     Huber loss of the predicted poses (normalised units), plus ``velocity_weight`` times that
@@ -281,12 +372,14 @@ def loss_on(model, batch, config, warmup_frames, delta, feedback: float = 0.0,
     core = model.module if hasattr(model, 'module') else model
     std = core.motion_std[:POSE_DIM]
     listener_poses = poses
+    style = encode_clips(model, clips) if config.style_dim and clips else None
     if config.listener_input == 'none':  # nothing is fed back: no second pass, no noise
         feedback = noise = dropout = 0.0
     if feedback > 0:
         generator = generator or torch.Generator().manual_seed(0)
         with torch.no_grad():
-            first = model(audio, speaker, motion_features_torch(poses))
+            first = model(audio, speaker, motion_features_torch(poses), None,
+                          None if style is None else style.detach())
             if config.mixtures:
                 first = mixture.sample_torch(*first, 1.0, generator)
             first = first[:, :, :config.frames_per_step]  # what the runtime feeds back
@@ -300,7 +393,7 @@ def loss_on(model, batch, config, warmup_frames, delta, feedback: float = 0.0,
     if dropout > 0:
         generator = generator or torch.Generator().manual_seed(0)
         hidden = (torch.rand(poses.shape[:2], generator=generator) < dropout).to(device)
-    predicted = model(audio, speaker, motion_features_torch(listener_poses), hidden)
+    predicted = model(audio, speaker, motion_features_torch(listener_poses), hidden, style)
     targets, mask = targets.to(device), mask.to(device)
     if config.mixtures:
         nll = mixture.negative_log_likelihood(*predicted, targets, mask)
@@ -390,6 +483,9 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool =
                                 fitted['change_scale'])
         speaker_neutral = fitted['speaker_neutral']
     validation = _validation_recordings(dataset, splits['valid'], config.validation_minutes)
+    style_clips = StyleClips(examples['train'] + examples['valid'])
+    training_clips = StyleClips(examples['train'])
+    styles_of = listener_styles_of(dataset)
     device = torch.device(config.device)
     model.to(device).train()
     ddp = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
@@ -438,9 +534,11 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool =
             chunk = order[b * config.batch_size:(b + 1) * config.batch_size]
             batch = [examples['train'][i] for i in chunk[rank::world]] or \
                 [examples['train'][chunk[0]]]
+            clips = ([style_clips.pick(example, rng) for example in batch]
+                     if model_config.style_dim else None)
             loss = loss_on(ddp, batch, model_config, warmup_frames, config.huber_delta,
                            share, config.listener_noise, generator, config.velocity_weight,
-                           config.listener_dropout)
+                           config.listener_dropout, clips)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -451,12 +549,17 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool =
             bar.set_postfix(loss=f'{loss.item():.4f}')
         epoch += 1
         valid = evaluate_loss(model, examples['valid'], model_config, warmup_frames,
-                              config) if examples['valid'] else float('nan')
+                              config, style_clips) if examples['valid'] else float('nan')
         if rank != 0:
             continue
         metadata = {**info, 'epoch': epoch, 'step': step}
+        styles, default = (named_styles(model, training_clips, styles_of,
+                                        model_config.motion_rate, seed=config.seed,
+                                        person=config.listener)
+                           if model_config.style_dim else ({}, ''))
         closed = closed_loop_validation(model, validation, speaker_neutral, metadata,
-                                        f'epoch {epoch}: closed loop' if progress else '')
+                                        f'epoch {epoch}: closed loop' if progress else '',
+                                        styles, default)
         score = selection_score(closed) if closed else math.nan
         with open(log_file, 'a', newline='') as f:
             csv.writer(f).writerow([epoch, step, f'{np.mean(losses):.6f}', f'{valid:.6f}',
@@ -465,11 +568,12 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool =
                                     f'{score:.4f}', f'{scheduler.get_last_lr()[0]:.3e}',
                                     f'{time.perf_counter() - started:.2f}'])
         save_checkpoint(model.eval(), out / 'last', metadata={**metadata, 'closed_loop': closed},
-                        speaker_neutral=speaker_neutral)
+                        speaker_neutral=speaker_neutral, styles=styles, default_style=default)
         if closed and score < best:
             best = score
             save_checkpoint(model, out / 'best', metadata={**metadata, 'closed_loop': closed},
-                            speaker_neutral=speaker_neutral)
+                            speaker_neutral=speaker_neutral, styles=styles,
+                            default_style=default)
         model.train()
         torch.save({'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
                     'scheduler': scheduler.state_dict(), 'epoch': epoch, 'step': step,
@@ -555,10 +659,11 @@ def _validation_recordings(dataset, session_ids, minutes: float) -> list:
 
 @torch.no_grad()
 def closed_loop_validation(model, recordings, speaker_neutral, metadata,
-                           progress: str = '') -> dict:
+                           progress: str = '', styles: dict | None = None,
+                           default_style: str = '') -> dict:
     """The closed-loop measures (lhg_ros.evaluation.closed_loop) of the model in memory, run
-    through ModelPolicy and the runtime as the node runs it; {} without recordings.
-    ``progress``: a progress bar's label (none when empty)."""
+    through ModelPolicy and the runtime as the node runs it (in its default style); {} without
+    recordings. ``progress``: a progress bar's label (none when empty)."""
     if not recordings:
         return {}
     from lhg_ros.backends.torch_backend import TorchBackend
@@ -567,17 +672,27 @@ def closed_loop_validation(model, recordings, speaker_neutral, metadata,
     from lhg_ros.motion.listener import ModelPolicy
 
     model.eval()
-    info = sidecar_info(model, metadata=metadata, speaker_neutral=speaker_neutral)
+    info = sidecar_info(model, metadata=metadata, speaker_neutral=speaker_neutral,
+                        styles=styles, default_style=default_style)
     return evaluate_policy(ModelPolicy(TorchBackend.from_model(model, info), seed=0),
                            recordings, progress=progress)
 
 
 @torch.no_grad()
-def evaluate_loss(model, examples, config, warmup_frames, train_config) -> float:
+def evaluate_loss(model, examples, config, warmup_frames, train_config,
+                  style_clips: StyleClips | None = None) -> float:
+    """The teacher-forced loss over ``examples`` (for a model with a style: each with a clip
+    of 3 other segments of its listener, the same each epoch)."""
     model.eval()
-    values = [loss_on(model, examples[i:i + train_config.batch_size], config, warmup_frames,
-                      train_config.huber_delta).item()
-              for i in range(0, len(examples), train_config.batch_size)]
+    rng = np.random.default_rng(train_config.seed)
+    size = train_config.batch_size
+    values = []
+    for i in range(0, len(examples), size):
+        batch = examples[i:i + size]
+        clips = ([style_clips.pick(e, rng, 3) for e in batch]
+                 if config.style_dim and style_clips else None)
+        values.append(loss_on(model, batch, config, warmup_frames, train_config.huber_delta,
+                              clips=clips).item())
     model.train()
     return float(np.mean(values))
 

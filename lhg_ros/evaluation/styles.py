@@ -1,0 +1,40 @@
+"""How a listener listens, in numbers a person would notice (how often and how deeply they nod,
+how much the head moves on each axis), and how far apart two listeners are in them: the
+measures of listener styles (lhg_ros.model.style), for ``lhg-ros adapt``'s report and
+bench/bench_styles.py."""
+
+import numpy as np
+
+from lhg_ros.evaluation import measures
+
+STATISTICS = ('nod_rate', 'nod_size', 'rms_pitch', 'rms_yaw', 'rms_roll')
+LABELS = {'nod_rate': 'nods/min', 'nod_size': 'nod size deg', 'rms_pitch': 'RMS pitch deg',
+          'rms_yaw': 'RMS yaw deg', 'rms_roll': 'RMS roll deg'}
+# Below these a statistic counts as these (a listener who never nods is not infinitely far
+# from one who nods once in two minutes).
+FLOORS = {'nod_rate': 0.5, 'nod_size': 1.0, 'rms_pitch': 0.05, 'rms_yaw': 0.05,
+          'rms_roll': 0.05}
+
+
+def listening_statistics(poses, rate: float) -> dict[str, float]:
+    """Nods per minute, median nod size (deg; 0 without a nod) and the head's RMS about its 2 s
+    running median per axis (deg) of poses (T, 6) or a list of them (one nod detector:
+    lhg_ros.motion.nods)."""
+    nods = measures.nod_statistics(poses, rate)
+    rms = measures.motion_rms(poses, rate)
+    size = nods['median_nod_deg']
+    return {'nod_rate': nods['nods_per_min'], 'nod_size': 0.0 if np.isnan(size) else size,
+            'rms_pitch': rms['rms_pitch_deg'], 'rms_yaw': rms['rms_yaw_deg'],
+            'rms_roll': rms['rms_roll_deg']}
+
+
+def style_distance(a: dict, b: dict, keys=STATISTICS) -> float:
+    """How far apart two listeners' statistics are: the mean absolute log ratio over ``keys``
+    (0: alike; 0.69: a factor of 2 on average), each statistic at least its floor."""
+    return float(np.mean([abs(np.log(max(a[k], FLOORS[k]) / max(b[k], FLOORS[k])))
+                          for k in keys]))
+
+
+def statistics_rows(named: dict[str, dict]) -> list[list[str]]:
+    """Table rows (name, then each statistic) of several listeners' statistics."""
+    return [[name, *(f'{stats[k]:.2f}' for k in STATISTICS)] for name, stats in named.items()]

@@ -1,0 +1,205 @@
+"""Listener styles: the corpus's listeners as people with a style, the style encoder, style files,
+the shipped styles in closed loop, changing style while running, and ``lhg-ros adapt``."""
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import BIN
+
+
+def lhg(*args, timeout=300):
+    return subprocess.run([str(BIN / 'lhg-ros'), *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_corpus_listeners_are_people_of_a_style_in_several_sessions(tmp_path):
+    """Each training listener is one person in several sessions, with their style in the
+    manifest; the held-out sessions have listeners of their own, two sessions each."""
+    from lhg_ros.data.corpus import STYLES, make_corpus
+    from lhg_ros.data.manifest import load_manifest
+
+    dataset = load_manifest(make_corpus(tmp_path, sessions=8, held_out=4, minutes=(0.2, 0.25),
+                                        per_listener=2))
+    listeners = [s.participants['B'] for s in dataset.sessions]
+    assert all(p.style in STYLES for p in listeners)
+    training = [p.person for s, p in zip(dataset.sessions, listeners, strict=True)
+                if s.id not in dataset.held_out]
+    held = [p.person for s, p in zip(dataset.sessions, listeners, strict=True)
+            if s.id in dataset.held_out]
+    assert len(set(training)) == 2 and all(training.count(p) == 2 for p in training)
+    assert len(set(held)) == 2 and not set(held) & set(training)
+    assert all(p.person.startswith(p.style) for p in listeners)
+
+
+def test_the_numpy_style_encoder_is_the_trained_one(tmp_path):
+    """lhg-ros adapt makes styles without torch: its encoder gives the network's numbers."""
+    import torch
+
+    from lhg_ros.model.checkpoint import load_checkpoint, random_checkpoint
+    from lhg_ros.model.config import preset
+    from lhg_ros.model.style import StyleEncoder, style_features
+
+    path = random_checkpoint(tmp_path / 'm', preset('tiny'))
+    model, _ = load_checkpoint(path)
+    poses = np.cumsum(np.random.default_rng(0).normal(0, 0.003, (900, 6)), axis=0)
+    features = style_features(poses, 25.0)
+    assert features.shape == (900, 18)
+    with torch.no_grad():
+        expected = model.encode_style(torch.from_numpy(features)[None])[0].numpy()
+    np.testing.assert_allclose(StyleEncoder(path)(features), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_style_files_belong_to_their_model(tmp_path):
+    from lhg_ros.model.checkpoint import read_sidecar
+    from lhg_ros.model.style import StyleError, read_style, resolve_style, write_style
+    from lhg_ros.models import starter_checkpoint
+
+    info = read_sidecar(starter_checkpoint())
+    dim = info['config']['style_dim']
+    path = write_style(tmp_path / 'alice.json', np.arange(dim) / 10, 'alice', info)
+    name, vector = resolve_style(str(path), info)
+    assert name == 'alice' and np.allclose(vector, np.arange(dim) / 10)
+    other = dict(info, style_space='another model')
+    with pytest.raises(StyleError, match='made for another model'):
+        read_style(path, other)
+    with pytest.raises(StyleError, match="unknown style 'grumpy'.*calm"):
+        resolve_style('grumpy', info)
+    with pytest.raises(StyleError, match='does not exist'):
+        resolve_style(str(tmp_path / 'absent.json'), info)
+    assert resolve_style('', info)[0] == info['default_style'] == 'attentive'
+
+
+@pytest.fixture(scope='module')
+def speech_recording(tmp_path_factory):
+    from lhg_ros.evaluation.closed_loop import generated_speech
+
+    return generated_speech(120.0, tmp_path_factory.mktemp('speech'), seed=11)
+
+
+def stats_in(style, recording, seed=0):
+    from lhg_ros.backends import load_backend
+    from lhg_ros.evaluation.closed_loop import rollout
+    from lhg_ros.evaluation.styles import listening_statistics
+    from lhg_ros.models import starter_checkpoint
+    from lhg_ros.motion.listener import ModelPolicy
+
+    policy = ModelPolicy(load_backend('onnxruntime', starter_checkpoint()), seed=seed,
+                         style=style)
+    poses, _, rate, _ = rollout(policy, recording)
+    return listening_statistics(poses[int(rate):], rate)
+
+
+def test_the_shipped_calm_and_animated_styles_differ_on_the_same_speech(speech_recording):
+    """Two minutes of the same speech, closed loop: animated nods more often and moves its
+    head more than calm (bench/bench_styles.py measures the 2x over 40 minutes and 3 seeds)."""
+    from lhg_ros.model.checkpoint import read_sidecar
+    from lhg_ros.models import starter_checkpoint
+
+    assert {'calm', 'attentive', 'animated'} <= set(read_sidecar(starter_checkpoint())['styles'])
+    calm, animated = stats_in('calm', speech_recording), stats_in('animated', speech_recording)
+    assert animated['nod_rate'] > 1.5 * calm['nod_rate'], (calm, animated)
+    assert animated['rms_pitch'] > 1.5 * calm['rms_pitch'], (calm, animated)
+
+
+def test_changing_style_while_running_shows_at_the_next_step_without_a_jump(
+        speech_recording):
+    """ModelPolicy.set_style (what ros2 param set does): the step after it differs from the
+    same run without it, the style vector eases over a few steps, and the head does not jump:
+    no step moves further than the model's steps do in either style."""
+    from lhg_ros.backends import load_backend
+    from lhg_ros.evaluation.offline import run_policy
+    from lhg_ros.models import starter_checkpoint
+    from lhg_ros.motion.listener import ModelPolicy
+
+    backend = load_backend('onnxruntime', starter_checkpoint())
+    change_at = 200  # steps
+
+    class Switching(ModelPolicy):
+        steps = 0
+        vectors = []
+
+        def step(self, *args, **kwargs):
+            if self.steps == change_at:
+                self.set_style('animated')
+            self.steps += 1
+            out = super().step(*args, **kwargs)
+            self.vectors.append(self.style_vector)
+            return out
+
+    r = speech_recording
+    plain = run_policy(ModelPolicy(backend, seed=3, style='calm'), r.audio, r.speaker_poses,
+                       r.speaking)
+    switching = Switching(backend, seed=3, style='calm')
+    switched = run_policy(switching, r.audio, r.speaker_poses, r.speaking)
+    differ = np.flatnonzero(~np.isclose(plain, switched).all(axis=1))
+    frame = 3 * (change_at + 1)  # the frames step change_at commands (after the first step's)
+    assert differ[0] == frame, differ[:5]
+    vectors = np.array(switching.vectors)
+    animated = ModelPolicy(backend, style='animated').style_vector
+    moved = np.linalg.norm(vectors[change_at] - vectors[change_at - 1])
+    assert 0 < moved < np.linalg.norm(animated - vectors[change_at - 1])
+    assert np.allclose(vectors[change_at + 40], animated, atol=1e-3)
+    biggest = np.abs(np.diff(np.degrees(plain[:, :3]), axis=0)).max()
+    after = np.abs(np.diff(np.degrees(switched[frame - 3:frame + 50, :3]), axis=0)).max()
+    assert after <= 1.5 * biggest
+
+
+def test_adapt_from_a_pose_track_writes_a_style_the_node_can_use(corpus, tmp_path):
+    """A minute of one listener's head motion -> a style file with a report; generate runs the
+    model in it; the vector differs from the default's."""
+    from lhg_ros.model.checkpoint import read_sidecar
+    from lhg_ros.model.style import resolve_style
+    from lhg_ros.models import starter_checkpoint
+
+    session = corpus.sessions[0]
+    track = session.participants['B'].poses
+    out = tmp_path / 'listener.json'
+    result = lhg('adapt', str(track), '--out', str(out), '--name', 'someone')
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert 'model, adapted to someone' in result.stdout
+    assert 'nearest shipped style' in result.stdout
+    data = json.loads(out.read_text())
+    assert data['name'] == 'someone' and {'person', 'default', 'adapted'} <= set(data['report'])
+    info = read_sidecar(starter_checkpoint())
+    name, vector = resolve_style(str(out), info)
+    assert not np.allclose(vector, resolve_style('', info)[1])
+    generated = lhg('generate', '--audio', str(session.participants['A'].audio), '--style',
+                    str(out), '--out', str(tmp_path / 'gen'))
+    assert generated.returncode == 0, generated.stdout[-2000:] + generated.stderr[-2000:]
+
+
+def test_adapt_from_a_video_of_a_face(tmp_path):
+    """The path from a video: the real face photograph made into a 12 s moving clip."""
+    from lhg_ros.synthetic_speaker import write_face_video
+
+    t = np.arange(300) / 25.0
+    video = write_face_video(tmp_path / 'listener.mp4', 10.0 * np.sin(2 * np.pi * 0.4 * t),
+                             np.round(10 * np.sin(2 * np.pi * 0.2 * t)).astype(int))
+    result = lhg('adapt', str(video), '--out', str(tmp_path / 'v.json'))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert '12.0 s of motion' in result.stdout, result.stdout
+
+
+def test_adapt_refuses_bad_input_with_one_line(tmp_path, face_video):
+    import cv2
+
+    blank = tmp_path / 'blank.mp4'
+    writer = cv2.VideoWriter(str(blank), cv2.VideoWriter_fourcc(*'mp4v'), 25.0, (320, 240))
+    for _ in range(50):
+        writer.write(np.full((240, 320, 3), 90, np.uint8))
+    writer.release()
+    short = tmp_path / 'short.npz'
+    np.savez(short, poses=np.zeros((75, 6)), rate=25.0)
+    cases = {str(tmp_path / 'absent.npz'): 'does not exist',
+             str(blank): 'no face found',
+             str(short): 'has 3.0 s of motion',
+             str(face_video[0]): 'adapt needs at least 10 s'}
+    for source, expected in cases.items():
+        result = lhg('adapt', source, '--out', str(tmp_path / 'x.json'))
+        assert result.returncode == 1, result.stdout
+        lines = [line for line in result.stdout.splitlines() if line.startswith('lhg-ros')]
+        assert len(lines) == 1 and expected in lines[0], result.stdout
+        assert 'Traceback' not in result.stderr
