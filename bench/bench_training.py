@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument('--sessions', type=int, default=6,
                         help='sessions of the corpus the memory rows train on')
     args = parser.parse_args()
+    import numpy as np
     import torch
 
     from lhg_ros.data.corpus import make_corpus
@@ -55,7 +56,7 @@ def main() -> None:
     from lhg_ros.model.config import preset
     from lhg_ros.model.network import ListenerModel
     from lhg_ros.training.config import TrainConfig
-    from lhg_ros.training.trainer import build_examples, loss_on
+    from lhg_ros.training.trainer import StyleClips, build_examples, loss_on
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -82,9 +83,12 @@ def main() -> None:
             model = ListenerModel(model_config).train()
             optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
             examples = build_examples(dataset, segments, model_config)
+            clips = StyleClips(examples)  # (each segment's style from the others, as training)
+            rng = np.random.default_rng(0)
             started = time.perf_counter()
             for _ in range(steps):
-                loss = loss_on(model, examples, model_config, 25, 1.0)
+                loss = loss_on(model, examples, model_config, 25, 1.0,
+                               clips=[clips.pick(e, rng) for e in examples])
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()

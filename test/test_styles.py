@@ -203,3 +203,5 @@ def test_adapt_refuses_bad_input_with_one_line(tmp_path, face_video):
         lines = [line for line in result.stdout.splitlines() if line.startswith('lhg-ros')]
         assert len(lines) == 1 and expected in lines[0], result.stdout
         assert 'Traceback' not in result.stderr
+    result = lhg('adapt', str(face_video[0]), '--seconds', '5')
+    assert result.returncode == 1 and '--seconds 5 is too little' in result.stdout

@@ -96,11 +96,13 @@ def _manifest_runs(manifest: Path, person: str) -> list[np.ndarray]:
     extract_dataset(dataset, progress=False, sessions=[s.id for s in sessions])
     runs = []
     for session in sessions:
-        poses = load_features(dataset, session.id, next(
-            n for n, p in session.participants.items() if p.person == person))['poses']
+        features = load_features(dataset, session.id, next(
+            n for n, p in session.participants.items() if p.person == person))
+        poses, seen = np.asarray(features['poses']), np.asarray(features['detected'], bool)
         for segment in listener_segments(session, len(poses), min_s=MIN_RUN_S):
             if session.participants[segment.listener].person == person:
-                runs.append(np.asarray(poses[segment.start:segment.start + segment.frames]))
+                span = slice(segment.start, segment.start + segment.frames)
+                runs += _runs(poses[span], seen[span])  # (frames with a face only)
     return runs
 
 
@@ -155,6 +157,7 @@ def report(checkpoint, vector: np.ndarray, runs: list[np.ndarray], backend: str 
 def adapt_main(args) -> int:
     from tqdm import tqdm
 
+    from lhg_ros.backends.base import BackendError
     from lhg_ros.console import format_table
     from lhg_ros.evaluation.styles import LABELS, STATISTICS, statistics_rows
     from lhg_ros.model.checkpoint import CheckpointError, read_sidecar
@@ -162,6 +165,10 @@ def adapt_main(args) -> int:
     from lhg_ros.models import resolve_checkpoint
 
     source = Path(args.source)
+    if args.seconds < MIN_SECONDS:
+        print(f'lhg-ros adapt: --seconds {args.seconds:g} is too little; adapt needs at least '
+              f'{MIN_SECONDS:.0f} s of motion (60 s is best)')
+        return 1
     try:
         checkpoint = resolve_checkpoint(args.checkpoint)
         with tqdm(total=3, desc='adapt', unit='stage') as bar:
@@ -183,7 +190,7 @@ def adapt_main(args) -> int:
             bar.set_postfix_str('report')
             result = report(checkpoint, vector, runs, args.backend)
             bar.update(1)
-    except (AdaptError, StyleError, CheckpointError, OSError) as exc:
+    except (AdaptError, StyleError, CheckpointError, BackendError, OSError) as exc:
         print(f'lhg-ros adapt: {exc}')
         return 1
     name = args.name or args.person or source.stem

@@ -139,7 +139,7 @@ def evaluate(dataset, checkpoint=None, backend_name='onnxruntime',
                                                 if check['after'] else float('nan'))})
         results[name] = values
     if teacher_forced and checkpoint:
-        results[TEACHER_FORCED] = teacher_forced_errors(dataset, checkpoint, warmup_s)
+        results[TEACHER_FORCED] = teacher_forced_errors(dataset, checkpoint, warmup_s, style)
     return {'mode': 'closed loop', 'systems': results, 'recordings': len(recordings),
             'minutes': seconds / 60.0, 'rate_hz': rate, 'tolerance_s': tolerance_s,
             'cross_correlation': {'lags_s': lags.tolist(),
@@ -147,20 +147,23 @@ def evaluate(dataset, checkpoint=None, backend_name='onnxruntime',
             'example_pitch': example}
 
 
-def teacher_forced_errors(dataset, checkpoint, warmup_s: float = 1.0) -> dict:
+def teacher_forced_errors(dataset, checkpoint, warmup_s: float = 1.0, style: str = '') -> dict:
     """Pose L1 of the model's next-frame prediction given the real listener's past, over the
     held-out listener segments: what the training loss sees, not what a robot does. A mixture
-    model's prediction is its most likely motion (expressiveness 0)."""
+    model's prediction is its most likely motion (expressiveness 0); a model with styles is in
+    ``style`` (its default when empty), as the closed-loop runs are."""
     import torch
 
     from lhg_ros.data.extract import load_features
     from lhg_ros.data.segments import listener_segments
     from lhg_ros.model import mixture
     from lhg_ros.model.checkpoint import load_checkpoint
+    from lhg_ros.model.style import resolve_style
     from lhg_ros.training.trainer import build_examples, collate, motion_features_torch
 
-    model, _ = load_checkpoint(checkpoint)
+    model, info = load_checkpoint(checkpoint)
     c = model.config
+    vector = (torch.as_tensor(resolve_style(style, info)[1])[None] if c.style_dim else None)
     warm = int(round(warmup_s * c.motion_rate))
     errors: dict[str, list] = {}
     for session_id in dataset.held_out:
@@ -171,7 +174,7 @@ def teacher_forced_errors(dataset, checkpoint, warmup_s: float = 1.0) -> dict:
         for example in examples:
             audio, speaker, poses, targets, mask = collate([example], c, warm)
             with torch.no_grad():
-                predicted = model(audio, speaker, motion_features_torch(poses))
+                predicted = model(audio, speaker, motion_features_torch(poses), None, vector)
                 if c.mixtures:
                     predicted = mixture.sample_torch(*predicted, 0.0, None)
             keep = mask[0, :, 0]

@@ -142,7 +142,8 @@ def run(node_factory: Callable[[], Node], args: Sequence[str] | None = None) -> 
     """Create the node and spin it until Ctrl-C or shutdown; the same on Humble, Jazzy, Kilted.
 
     A node that cannot start raises during construction: its message is logged and the process
-    exits with code 1, so launch files and supervisors see the failure.
+    exits with code 1, so launch files and supervisors see the failure; unless the context was
+    shut down meanwhile (Ctrl-C, a launch stopping its nodes), which ends it cleanly.
     """
     name = getattr(node_factory, 'NODE_NAME', 'lhg_ros')
     try:
@@ -159,6 +160,8 @@ def run(node_factory: Callable[[], Node], args: Sequence[str] | None = None) -> 
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except StartupError as exc:
+        if not rclpy.ok():  # shut down while starting (a launch stopping): not a start-up error
+            return 0
         rclpy.logging.get_logger(name).fatal(str(exc))
         return 1
     except RuntimeError:

@@ -224,7 +224,10 @@ class ListenerNode(LifecycleNode):
             if parameter.name != 'style':
                 continue
             if not isinstance(self.policy, ModelPolicy):
-                if self.policy is None:  # not configured yet: the value is used on configure
+                if self.policy is None:  # not loaded: checked against the checkpoint's sidecar
+                    problem = self._style_problem(str(parameter.value))
+                    if problem:
+                        return SetParametersResult(successful=False, reason=problem)
                     self.p['style'] = str(parameter.value)
                     continue
                 return SetParametersResult(successful=False,
@@ -236,6 +239,21 @@ class ListenerNode(LifecycleNode):
             self.p['style'] = str(parameter.value)
             self.get_logger().info(f'listening in style {name}')
         return SetParametersResult(successful=True)
+
+    def _style_problem(self, style: str) -> str:
+        """Why ``style`` cannot be used with the configured checkpoint ('' if it can), read from
+        its sidecar without loading the model (the node is not configured or not active)."""
+        if not self.policy_is_model:
+            return 'style applies to policy model only' if style else ''
+        from lhg_ros.model.checkpoint import read_sidecar
+        from lhg_ros.model.style import resolve_style
+        from lhg_ros.models import resolve_checkpoint
+
+        try:
+            resolve_style(style, read_sidecar(resolve_checkpoint(self.p['checkpoint'])))
+        except ValueError as exc:
+            return str(exc)
+        return ''
 
     def _backend_options(self, backend: str) -> dict:
         p = self.p

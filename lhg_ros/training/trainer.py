@@ -222,8 +222,8 @@ def named_styles(model: ListenerModel, clips: StyleClips, styles_of: dict[str, s
     ``per_person`` clips of ``seconds`` of their motion, averaged; then per named style
     (``styles_of``: person -> style, from the manifest) the mean over its listeners, and
     ``average`` over everyone. The default is 'attentive' where the data has it, else
-    'average'. Fine-tuning to ``person``: their own style too, named after them, and the
-    default."""
+    'average'. Fine-tuning to ``person`` (the only listener then): their style alone, named
+    after them."""
     was_training = model.training
     model.eval()
     rng = np.random.default_rng(seed)
@@ -232,15 +232,14 @@ def named_styles(model: ListenerModel, clips: StyleClips, styles_of: dict[str, s
         vectors = encode_clips(model, clips.person_clips(who, seconds, rate, rng, per_person))
         people[who] = vectors.mean(0).cpu().numpy()
     model.train(was_training)
+    if person in people:
+        return {person: people[person].tolist()}, person
     grouped: dict[str, list] = {}
     for who, vector in people.items():
         if styles_of.get(who):
             grouped.setdefault(styles_of[who], []).append(vector)
     styles = {name: np.mean(vectors, axis=0).tolist() for name, vectors in sorted(grouped.items())}
     styles[AVERAGE] = np.mean(list(people.values()), axis=0).tolist()
-    if person in people:
-        styles[person] = people[person].tolist()
-        return styles, person
     return styles, (PREFERRED_DEFAULT if PREFERRED_DEFAULT in styles else AVERAGE)
 
 
@@ -525,6 +524,9 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool =
     while epoch < config.epochs:
         started = time.perf_counter()
         order = rng.permutation(len(examples['train']))
+        # Style clips from a generator of their own, per epoch and process: each process draws
+        # a different number of them, and the shared one must stay in step for the order.
+        clip_rng = np.random.default_rng([config.seed, epoch, rank])
         losses = []
         share = config.feedback * min(1.0, epoch / max(config.feedback_ramp * config.epochs,
                                                        1e-9))
@@ -534,7 +536,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool =
             chunk = order[b * config.batch_size:(b + 1) * config.batch_size]
             batch = [examples['train'][i] for i in chunk[rank::world]] or \
                 [examples['train'][chunk[0]]]
-            clips = ([style_clips.pick(example, rng) for example in batch]
+            clips = ([style_clips.pick(example, clip_rng) for example in batch]
                      if model_config.style_dim else None)
             loss = loss_on(ddp, batch, model_config, warmup_frames, config.huber_delta,
                            share, config.listener_noise, generator, config.velocity_weight,
