@@ -193,8 +193,11 @@ def test_adapt_refuses_bad_input_with_one_line(tmp_path, face_video):
     writer.release()
     short = tmp_path / 'short.npz'
     np.savez(short, poses=np.zeros((75, 6)), rate=25.0)
+    garbage = tmp_path / 'garbage.mp4'
+    garbage.write_text('not a video')
     cases = {str(tmp_path / 'absent.npz'): 'does not exist',
              str(blank): 'no face found',
+             str(garbage): 'cannot decode video file',
              str(short): 'has 3.0 s of motion',
              str(face_video[0]): 'adapt needs at least 10 s'}
     for source, expected in cases.items():

@@ -31,14 +31,15 @@ def _runs(poses: np.ndarray, seen: np.ndarray) -> list[np.ndarray]:
             if b - a >= MIN_RUN_S * MOTION_RATE]
 
 
-def _track_runs(times, poses, what: str) -> list[np.ndarray]:
+def _track_runs(times, poses, what: str, video: bool) -> list[np.ndarray]:
     from lhg_ros.data.extract import resample_poses
 
     if len(times) == 0:
         raise AdaptError(f'{what} holds no motion')
     if not np.isfinite(poses).all(axis=1).any():
         raise AdaptError(f'no face found in {what}: adapt needs a frontal view of the '
-                         "listener's face")
+                         "listener's face" if video else
+                         f'{what} holds no finite pose (every row has a NaN)')
     duration = float(times[-1]) + 1.0 / MOTION_RATE
     resampled, seen = resample_poses(times, poses, duration)
     return _runs(resampled, seen)
@@ -61,18 +62,21 @@ def motion_of(source: Path, person: str = '', progress=None) -> tuple[list[np.nd
                              'rate (Hz)') from None
         if poses.ndim != 2 or poses.shape[1] != 6 or not rate > 0:
             raise AdaptError(f'{source}: poses must be (T, 6) and rate positive')
-        return _track_runs(np.arange(len(poses)) / rate, poses, str(source)), 'pose track'
+        return (_track_runs(np.arange(len(poses)) / rate, poses, str(source), video=False),
+                'pose track')
     if suffix in VIDEO_SUFFIXES:
         from lhg_ros.console import quiet_stderr
         from lhg_ros.features.speaker_head import extract_video_file
         from lhg_ros.filters import OneEuroFilter
+        from lhg_ros.sources.video import VideoSourceError
 
-        with quiet_stderr():
-            track = extract_video_file(source, smoothing=OneEuroFilter(1.5, 0.3),
-                                       progress=progress)
-        if track.fps <= 0 and not len(track.times):
-            raise AdaptError(f'{source} cannot be decoded as a video')
-        return _track_runs(track.times, track.poses, str(source)), 'video'
+        try:
+            with quiet_stderr():
+                track = extract_video_file(source, smoothing=OneEuroFilter(1.5, 0.3),
+                                           progress=progress)
+        except VideoSourceError as exc:
+            raise AdaptError(f'{exc}: give a video OpenCV can read') from None
+        return _track_runs(track.times, track.poses, str(source), video=True), 'video'
     if suffix in ('.yaml', '.yml'):
         return _manifest_runs(source, person), f'dataset, {person}'
     raise AdaptError(f'{source}: give a video ({", ".join(VIDEO_SUFFIXES)}), a pose track '
