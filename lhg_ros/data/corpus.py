@@ -435,7 +435,7 @@ def listener_roster(sessions: int, held_out: int, per_listener: int, rng
     ``per_listener`` sessions in a row; the last ``held_out`` sessions have listeners of their
     own (two sessions each: one to adapt from, one to judge by), never in training."""
     names = sorted(STYLES)
-    roster, count = [], 0
+    count = 0
 
     def people(n_sessions, each, tag):
         nonlocal count

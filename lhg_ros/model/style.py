@@ -44,20 +44,16 @@ class StyleError(ValueError):
 
 def style_features(poses: np.ndarray, rate: float, piece_s: float = PIECE_S) -> np.ndarray:
     """What the style encoder reads of a listener's poses (T, 6): in pieces of ``piece_s``,
-    each piece's pose less its mean, with its first and second differences: (T, 18) float32.
+    each piece's pose less its mean, with its causal first and second differences (the motion
+    features every other part of the model reads): (T, 18) float32.
     Training gives each listener segment as a piece of its own."""
+    from lhg_ros.features.pose_features import motion_features
+
     poses = np.asarray(poses, dtype=np.float64)
     size = max(1, int(round(piece_s * rate)) if np.isfinite(piece_s) else len(poses))
-    parts = []
-    for start in range(0, len(poses), size):
-        piece = poses[start:start + size]
-        centred = piece - piece.mean(axis=0)
-        d1 = np.diff(centred, axis=0, prepend=centred[:1])
-        d2 = np.diff(d1, axis=0, prepend=np.zeros_like(d1[:1]))
-        parts.append(np.concatenate([centred, d1, d2], axis=1))
-    if not parts:
-        return np.zeros((0, 3 * poses.shape[1] if poses.ndim == 2 else 18), np.float32)
-    return np.concatenate(parts).astype(np.float32)
+    parts = [motion_features(piece - piece.mean(axis=0))
+             for piece in (poses[start:start + size] for start in range(0, len(poses), size))]
+    return np.concatenate(parts) if parts else np.zeros((0, 18), np.float32)
 
 
 def style_names(info: dict) -> list[str]:
