@@ -27,9 +27,14 @@ def through_the_nodes(tmp_path_factory):
     return speech, video, recorder
 
 
-def _nods(times, pitch, rate):
-    detector = NodDetector(rate)
+def _nods(times, pitch, rate, min_deg=None):
+    detector = NodDetector(rate, None if min_deg is None else np.radians(min_deg))
     return np.array([t for t, p in zip(times, pitch, strict=True) if detector.update(p)])
+
+
+def _unmatched(clear, found, within_s=0.3):
+    """The nods in ``clear`` with none in ``found`` within ``within_s``."""
+    return [t for t in clear if not len(found) or np.min(np.abs(found - t)) > within_s]
 
 
 @pytest.mark.parametrize('policy', ['model', 'rules'])
@@ -65,6 +70,13 @@ def test_the_nodes_and_the_offline_replay_command_the_same_motion(through_the_no
     rms = np.sqrt(np.mean(error ** 2))
     assert rms < 0.4, f'RMS difference {rms:.2f} deg'
     assert np.percentile(error, 99) < 1.5, f'99th percentile {np.percentile(error, 99):.2f} deg'
-    live_nods = _nods(stamps[inside], np.radians(live), 50.0)
-    replayed_nods = _nods(offline.times, offline.positions[:, pitch], 50.0)
-    assert abs(len(live_nods) - len(replayed_nods)) <= 1, (live_nods, replayed_nods)
+    # Every clear nod (3 deg or more) of one run is a nod (2 deg, what listener/nod counts) of
+    # the other at the same moment. Not the counts: a nod just at 2 deg in one run can be just
+    # under it in the other with the motion 0.1 deg apart (seen: 9 and 11 nods, 2 borderline).
+    live_t, live_pitch = stamps[inside], np.radians(live)
+    replayed_t, replayed_pitch = offline.times, offline.positions[:, pitch]
+    for clear, found in ((_nods(live_t, live_pitch, 50.0, 3.0), _nods(replayed_t,
+                                                                       replayed_pitch, 50.0)),
+                         (_nods(replayed_t, replayed_pitch, 50.0, 3.0), _nods(live_t,
+                                                                             live_pitch, 50.0))):
+        assert len(clear) >= 1 and not _unmatched(clear, found), (clear, found)
