@@ -1,13 +1,16 @@
 """``make gpu-check``: the GPU paths of lhg_ros in one run, ending in one table.
 
-TensorRT engines (fp16, fp32) built from the shipped ONNX model; 200 closed-loop steps of each
-against ONNX Runtime (largest absolute difference per output); step times (p50/p99) of the
-shipped model and the ``paper`` preset on torch CUDA (with and without CUDA graphs) and
-TensorRT; a second process that must load the cached engine without rebuilding it; and
-``listener_node backend:=tensorrt`` for 20 s over DDS. Exits 1 when a check failed, 2 on bad
-options. ``scripts/gpu_check.sh`` finds or installs the packages first and calls this.
+TensorRT engines (fp16, fp32) built from the shipped ONNX model; 200 closed-loop steps of each,
+and of torch CUDA (with and without CUDA graphs), against ONNX Runtime on the CPU (largest
+absolute difference per output, in a named listener style); the step graph exported anew by
+this machine's torch; step times (p50/p99) of the shipped model and the ``paper`` preset on
+torch CUDA and TensorRT; a second process that must load the cached engine without rebuilding
+it; and ``listener_node`` (TensorRT, or torch CUDA with ``--no-tensorrt``) for 20 s over DDS.
+Exits 1 when a check failed, 2 on bad options. ``scripts/gpu_check.sh`` finds or installs the
+packages first and calls this.
 
     scripts/gpu_check.sh [--steps 200] [--timing-steps 200] [--dds-seconds 20] [--no-paper]
+                         [--no-tensorrt] [--style animated]
 
 Only the standard library is imported at the top, so that the options are checked before any
 package is known to be there.
@@ -39,6 +42,7 @@ HEADERS = ['check', 'result', 'limit', 'status']
 # (test/test_backends.py). First guesses, not yet measured on a GPU.
 TOLERANCES = {'fp32': 5e-3, 'fp16': 5e-2, 'cpu': 1e-4}
 MIN_COMMAND_RATE = 40.0  # joint commands per second over DDS (control rate 50 Hz), as make soak
+NO_TENSORRT_SKIP = 'skipped by --no-tensorrt'
 PAPER_TENSORRT_SKIP = ('its ONNX export (0.5 B parameters) exceeds protobuf\'s 2 GB limit: the '
                        'exporter has no external-data mode')
 
@@ -86,6 +90,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='how long listener_node runs over DDS (default 20; 0 skips it)')
     parser.add_argument('--no-paper', action='store_true',
                         help='skip the paper preset (0.5 B parameters)')
+    parser.add_argument('--no-tensorrt', action='store_true',
+                        help='skip the TensorRT rows (where no TensorRT can be installed); the '
+                             'DDS check then runs listener_node on torch CUDA')
+    parser.add_argument('--style', default='animated',
+                        help='the shipped listener style the closed loops run in (default '
+                             'animated: not the default style, so that the style input is '
+                             'exercised)')
     parser.add_argument('--engine-cache-dir', default='',
                         help='engine cache to use (default: a fresh one under out/gpu-check, '
                              'so that the build is timed)')
@@ -220,11 +231,12 @@ def synthetic_conversation(info: dict, seconds_: float, seed: int = 0):
     return audio.astype(np.float32), neutral + sway * np.array([1, 1, 1, 0.1, 0.1, 0.1])
 
 
-def closed_loop_differences(reference, candidate, steps: int, seed: int = 0
+def closed_loop_differences(reference, candidate, steps: int, seed: int = 0, style: str = ''
                             ) -> tuple[dict[str, float], int]:
     """Run the listener runtime in closed loop (the model fed its own sampled poses, as in
-    listener_node) on the reference for at least ``steps`` steps, the candidate stepped on the
-    same inputs; returns (largest difference per output, steps run)."""
+    listener_node) in ``style`` (a shipped name; '' the default) on the reference for at least
+    ``steps`` steps, the candidate stepped on the same inputs; returns (largest difference per
+    output, steps run)."""
     from lhg_ros.evaluation.offline import run_policy
     from lhg_ros.motion.listener import ModelPolicy
 
@@ -232,7 +244,8 @@ def closed_loop_differences(reference, candidate, steps: int, seed: int = 0
     warmup_s = 1.0
     duration = warmup_s + (steps + 2) * reference.config.step_seconds
     audio, speaker = synthetic_conversation(reference.info, duration, seed)
-    run_policy(ModelPolicy(comparing, seed=seed), audio, speaker, warmup_s=warmup_s)
+    run_policy(ModelPolicy(comparing, seed=seed, style=style), audio, speaker,
+               warmup_s=warmup_s)
     return comparing.worst, comparing.steps
 
 
@@ -320,7 +333,8 @@ def engine_checks(checks, checkpoint, cache_dir: Path, args, log) -> dict:
     for precision, backend in engines.items():
         def compare(backend=backend, precision=precision):
             reference = load_backend('onnxruntime', checkpoint)
-            worst, steps = closed_loop_differences(reference, backend, args.steps)
+            worst, steps = closed_loop_differences(reference, backend, args.steps,
+                                                   style=args.style)
             return parity_result(worst, steps, TOLERANCES[precision])
         run_check(checks, f'TensorRT {precision} vs ONNX Runtime', f'<= {TOLERANCES[precision]:g}',
                   compare, log)
@@ -363,6 +377,44 @@ def timing_checks(checks, label: str, checkpoint, engines: dict, steps: int, log
                                                             budget_ms), log)
 
 
+def torch_checks(checks, checkpoint, args, log) -> None:
+    """torch on CUDA (eager, CUDA graphs) against ONNX Runtime on the CPU, in closed loop."""
+    from lhg_ros.backends import load_backend
+
+    for graphs in (False, True):
+        def compare(graphs=graphs):
+            reference = load_backend('onnxruntime', checkpoint)
+            candidate = load_backend('torch', checkpoint, device='cuda', cuda_graphs=graphs)
+            try:
+                worst, steps = closed_loop_differences(reference, candidate, args.steps,
+                                                       style=args.style)
+            finally:
+                candidate.close()
+            return parity_result(worst, steps, TOLERANCES['fp32'])
+        run_check(checks, f'torch cuda{" + CUDA graphs" if graphs else ""} vs ONNX Runtime',
+                  f'<= {TOLERANCES["fp32"]:g}', compare, log)
+
+
+def export_check(checkpoint, work: Path, args) -> tuple[str, bool]:
+    """The step graph exported by this machine's torch (a copy of the checkpoint without its
+    ONNX file) against the shipped ONNX file, both on ONNX Runtime, in closed loop."""
+    import shutil
+
+    from lhg_ros.backends import load_backend
+
+    copy = Path(tempfile.mkdtemp(prefix='export-', dir=work)) / Path(checkpoint).name
+    for suffix in ('.safetensors', '.json'):
+        shutil.copy(Path(checkpoint).with_suffix(suffix), copy.with_suffix(suffix))
+    started = time.perf_counter()
+    exported = load_backend('onnxruntime', copy)
+    seconds_ = time.perf_counter() - started
+    worst, steps = closed_loop_differences(load_backend('onnxruntime', checkpoint), exported,
+                                           args.steps, style=args.style)
+    text, passed = parity_result(worst, steps, TOLERANCES['cpu'])
+    shutil.rmtree(copy.parent)
+    return f'exported and loaded in {seconds_:.1f} s; {text}', passed
+
+
 REUSE_PROBE = """
 import json, sys, time
 from lhg_ros.backends.tensorrt_backend import TensorRTBackend
@@ -397,11 +449,11 @@ def reuse_check(checkpoint, cache_dir: Path, engines: dict) -> tuple[str, bool]:
 LISTENER_NODE = 'import sys; from lhg_ros.nodes.listener_node import main; sys.exit(main())'
 
 
-def dds_check(checkpoint, cache_dir: Path, seconds_: float, work: Path, log
-              ) -> tuple[str, bool]:
-    """listener_node with the TensorRT backend on a private DDS domain, fed synthetic
-    features in 20 ms blocks for ``seconds_``: joint command rate and the step time from its
-    /diagnostics."""
+def dds_check(checkpoint, cache_dir: Path, seconds_: float, work: Path, log,
+              backend: str = 'tensorrt') -> tuple[str, bool]:
+    """listener_node with the TensorRT backend (or ``backend`` 'torch': torch on CUDA) on a
+    private DDS domain, fed synthetic features in 20 ms blocks for
+    ``seconds_``: joint command rate and the step time from its /diagnostics."""
     try:
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
@@ -422,8 +474,9 @@ def dds_check(checkpoint, cache_dir: Path, seconds_: float, work: Path, log
     log_path = work / 'listener_node.log'
     with open(log_path, 'w') as log_file:
         node_process = subprocess.Popen(
-            [sys.executable, '-c', LISTENER_NODE, '--ros-args', '-p', 'backend:=tensorrt',
-             '-p', f'checkpoint:={checkpoint}', '-p', f'tensorrt.engine_cache_dir:={cache_dir}'],
+            [sys.executable, '-c', LISTENER_NODE, '--ros-args', '-p', f'backend:={backend}',
+             '-p', f'checkpoint:={checkpoint}', '-p', f'tensorrt.engine_cache_dir:={cache_dir}',
+             '-p', 'device:=cuda'],
             env=env, stdout=log_file, stderr=subprocess.STDOUT)
     context = Context()
     rclpy.init(context=context)
@@ -482,7 +535,7 @@ def dds_check(checkpoint, cache_dir: Path, seconds_: float, work: Path, log
     text = (f"{rate:.1f} commands/s, {steps} steps, step mean {status.get('mean step ms', '?')}"
             f" ms, max {status.get('max step ms', '?')} ms, backend "
             f"{status.get('backend', '?')}{', engine REBUILT' if built else ''}")
-    passed = (rate >= MIN_COMMAND_RATE and status.get('backend') == 'tensorrt'
+    passed = (rate >= MIN_COMMAND_RATE and status.get('backend') == backend
               and steps >= 0.8 * expected_steps and not built)
     return text, passed
 
@@ -501,16 +554,26 @@ def run_checks(args, log) -> list[Check]:
     gpu = next((line.split(': ', 1)[1] for line in lines if line.startswith('nvidia-smi')), '?')
     checks.append(Check('GPU', gpu[:100], '', FAILED if 'libcudart' in missing else OK))
     checkpoint = starter_checkpoint()
-    engines = engine_checks(checks, checkpoint, cache_dir, args, log)
-    timing_checks(checks, 'shipped', checkpoint, engines, args.timing_steps, log)
-    run_check(checks, 'engine cache reused by a new process', 'no rebuild',
-              lambda: reuse_check(checkpoint, cache_dir, engines), log)
+    engines = {} if args.no_tensorrt else engine_checks(checks, checkpoint, cache_dir, args, log)
+    torch_checks(checks, checkpoint, args, log)
+    run_check(checks, 'ONNX export by this torch vs the shipped file',
+              f'<= {TOLERANCES["cpu"]:g}', lambda: export_check(checkpoint, out, args), log)
+    timing_checks(checks, 'shipped', checkpoint, engines, args.timing_steps, log,
+                  tensorrt_skip=NO_TENSORRT_SKIP if args.no_tensorrt else '')
+    if args.no_tensorrt:
+        checks.append(Check('engine cache reused by a new process', NO_TENSORRT_SKIP,
+                            'no rebuild', SKIPPED))
+    else:
+        run_check(checks, 'engine cache reused by a new process', 'no rebuild',
+                  lambda: reuse_check(checkpoint, cache_dir, engines), log)
     for backend in engines.values():
         backend.close()
     if args.dds_seconds > 0:
-        run_check(checks, f'listener_node tensorrt, {args.dds_seconds:g} s over DDS',
+        node_backend = 'torch' if args.no_tensorrt else 'tensorrt'
+        run_check(checks, f'listener_node {node_backend}, {args.dds_seconds:g} s over DDS',
                   f'>= {MIN_COMMAND_RATE:.0f} commands/s',
-                  lambda: dds_check(checkpoint, cache_dir, args.dds_seconds, out, log), log)
+                  lambda: dds_check(checkpoint, cache_dir, args.dds_seconds, out, log,
+                                    node_backend), log)
     if not args.no_paper:
         paper_checks(checks, args, out, log)
     if missing:

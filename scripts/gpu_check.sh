@@ -4,10 +4,13 @@
 # Without a GPU: one line, exit 0. Options: scripts/gpu_check.sh --help.
 #
 # Works offline: the venv sees the machine's own torch, TensorRT and onnxruntime-gpu
-# (--system-site-packages); what is still missing comes from wheels in $GPU_CHECK_WHEELS,
-# shared/wheels or ../shared/wheels, then from pip's cache or index where reachable.
-#   GPU_CHECK_VENV   the venv (default out/gpu-check/venv)
-#   PYTHON           the Python that makes it (default python3)
+# (--system-site-packages, and the packages of the venv it is made from); what is still missing
+# comes from wheels in shared/wheels or ../shared/wheels, then from pip's cache or index where
+# reachable.
+#   GPU_CHECK_VENV    the venv (default out/gpu-check/venv)
+#   GPU_CHECK_WHEELS  a folder of wheels installed first as they are (--no-deps), e.g. the ROS
+#                     wheels for this Python, carried to a machine that reaches no index
+#   PYTHON            the Python that makes it (default python3)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -38,8 +41,17 @@ if [ ! -x "$VENV/bin/python" ]; then
   log "creating $VENV from $("$PYTHON" --version 2>&1) (it sees this Python's packages)"
   mkdir -p "$(dirname "$VENV")"
   "$PYTHON" -m venv --system-site-packages "$VENV"
+  # Made from a venv (where CUDA images keep torch), a venv sees the base Python's packages,
+  # not that venv's: a .pth adds them (after the new venv's own).
+  "$PYTHON" -c 'import sys, site; sys.prefix != sys.base_prefix and print("\n".join(site.getsitepackages()))' \
+    >"$("$VENV/bin/python" -c 'import site; print(site.getsitepackages()[0])')/lhg_parent_venv.pth"
 fi
 VPY="$VENV/bin/python"
+if [ -n "${GPU_CHECK_WHEELS:-}" ]; then  # a complete set for this Python: installed as it is
+  log "installing the wheels in $GPU_CHECK_WHEELS"
+  "$VPY" -m pip install -q --disable-pip-version-check --no-index --no-deps \
+    "$GPU_CHECK_WHEELS"/*.whl
+fi
 
 find_links=()
 for folder in ${GPU_CHECK_WHEELS:-} shared/wheels ../shared/wheels; do
@@ -61,8 +73,11 @@ declare -A wanted=(
            ros-trajectory-msgs ros-visualization-msgs ros-diagnostic-msgs ros-lifecycle-msgs
            ros-builtin-interfaces ros-rcl-interfaces'
 )
+modules=(numpy yaml safetensors onnxruntime torch tensorrt rclpy)
+[[ " $* " == *' --no-tensorrt '* ]] && modules=("${modules[@]/tensorrt}")
 missing=()
-for module in numpy yaml safetensors onnxruntime torch tensorrt rclpy; do
+for module in "${modules[@]}"; do
+  [ -n "$module" ] || continue
   has "$module" && continue
   log "installing ${wanted[$module]%% *} for $module ..."
   # shellcheck disable=SC2086  # (the ROS entry is a list)

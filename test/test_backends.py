@@ -44,6 +44,19 @@ def test_onnxruntime_equals_torch_over_200_steps_with_carried_state(checkpoint):
     assert_parity(load_backend('onnxruntime', checkpoint), load_backend('torch', checkpoint))
 
 
+@pytest.mark.parametrize('name', ['torch', 'onnxruntime'])
+def test_warming_up_leaves_a_conversation_as_it_would_have_been(checkpoint, name):
+    """listener_node warms the backend up before listening (CUDA initialises at the first
+    step); a conversation after it must get exactly what a fresh backend gives."""
+    warmed, fresh = load_backend(name, checkpoint), load_backend(name, checkpoint)
+    assert warmed.warm_up() > 0
+    state, fresh_state = warmed.initial_state(), fresh.initial_state()
+    for audio, speaker, listener in random_steps(20):
+        poses, state = warmed.step(audio, speaker, listener, state)
+        expected, fresh_state = fresh.step(audio, speaker, listener, fresh_state)
+        np.testing.assert_array_equal(poses, expected)
+
+
 def test_the_onnx_export_is_cached_next_to_the_checkpoint(checkpoint):
     backend = load_backend('onnxruntime', checkpoint)
     first = backend.onnx_path.stat().st_mtime_ns

@@ -76,6 +76,19 @@ def test_the_defaults_are_the_issues_numbers():
     assert (args.steps, args.timing_steps, args.dds_seconds, args.no_paper) == (200, 200, 20.0,
                                                                                  False)
     assert gpu_check.parse_args(['--dds-seconds', '0']).dds_seconds == 0.0
+    assert (args.no_tensorrt, args.style) == (False, 'animated')
+
+
+def test_the_export_check_compares_a_fresh_export_with_the_shipped_file(tmp_path):
+    """The check a GPU machine's torch runs: export a copy of the shipped model anew and run it
+    against the shipped ONNX file, within ONNX Runtime's own rounding."""
+    from lhg_ros.models import starter_checkpoint
+
+    text, passed = gpu_check.export_check(starter_checkpoint(), tmp_path,
+                                          gpu_check.parse_args(['--steps', '30']))
+    assert passed, text
+    assert text.startswith('exported and loaded in ') and 'steps: prediction ' in text
+    assert list(tmp_path.iterdir()) == [], 'the exported copy is removed'
 
 
 @pytest.fixture(scope='module')

@@ -205,12 +205,14 @@ class ListenerNode(LifecycleNode):
         checkpoint = resolve_checkpoint(self.p['checkpoint'])
         backend = (available_backend() if self.p['backend'] == 'auto'
                    else self.p['backend'])
-        policy = ModelPolicy(load_backend(backend, checkpoint, **self._backend_options(backend)),
-                             expressiveness=self.p['expressiveness'],
+        model = load_backend(backend, checkpoint, **self._backend_options(backend))
+        policy = ModelPolicy(model, expressiveness=self.p['expressiveness'],
                              seed=None if self.p['seed'] < 0 else self.p['seed'],
                              style=self.p['style'])
+        warm_up_ms = 1000 * model.warm_up()  # the first step's one-time work, before listening
         style = f' in style {policy.style_name}' if policy.style_name else ''
-        self.get_logger().info(f'model {checkpoint} on {backend}{style}')
+        self.get_logger().info(f'model {checkpoint} on {backend}{style} (warmed up in '
+                               f'{warm_up_ms:.0f} ms)')
         self.backend_name, self.checkpoint_path = backend, str(checkpoint)
         return policy
 
