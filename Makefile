@@ -30,6 +30,7 @@ bench:  ## the benchmarks, each printing a table (installs the reference librari
 	.venv/bin/python bench/bench_model.py
 	.venv/bin/python bench/bench_closed_loop.py
 	.venv/bin/python bench/bench_styles.py
+	.venv/bin/python bench/bench_finetune.py
 	.venv/bin/python bench/bench_replay.py
 	.venv/bin/python bench/bench_end_to_end.py
 	.venv/bin/python bench/bench_training.py

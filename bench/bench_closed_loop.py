@@ -111,8 +111,8 @@ def main() -> None:
         dataset = load_manifest(make_corpus(Path(tmp) / 'held_out', sessions=args.sessions,
                                             held_out=args.sessions, seed=1000))
         extract_dataset(dataset, progress=False)
-        recordings = [r for r in dataset_recordings(dataset, dataset.held_out)
-                      if r.listener_poses is not None]
+        recordings = [r for r in dataset_recordings(dataset, [s.id for s in dataset.sessions])
+                      if r.listener_poses is not None]  # (every listener unseen)
         print(f'the model with seeds {args.seeds}, the rule policy, a still head ...',
               file=sys.stderr)
         held_seeds = [evaluate_policy(model, recordings) for model in models]

@@ -135,8 +135,8 @@ def main() -> None:
                                             held_out=sessions, seed=1000))
         roster = dict(listener_roster(sessions, sessions, 5, np.random.default_rng([1000, 7])))
         extract_dataset(dataset, progress=False)
-        recordings = {r.name.split('/')[0]: r for r in dataset_recordings(dataset,
-                                                                          dataset.held_out)}
+        recordings = {r.name.split('/')[0]: r for r in dataset_recordings(
+            dataset, [s.id for s in dataset.sessions])}  # (every listener unseen)
         folders = [dataset.root / s.id for s in dataset.sessions]
 
         # -- named styles on the same speech ----------------------------------------------

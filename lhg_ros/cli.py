@@ -6,7 +6,7 @@ import sys
 
 from lhg_ros import __version__
 from lhg_ros.features.face_mesh import FACE_SELECTIONS
-from lhg_ros.model.config import PRESETS
+from lhg_ros.model.config import PRESETS, preset_sizes
 
 
 def _command(module: str, function: str = 'main'):
@@ -118,8 +118,9 @@ def _add_data_tools(subparsers) -> None:
     parser.add_argument('--sessions', type=int, default=60,
                         help='sessions to make (the shipped model: 180)')
     parser.add_argument('--held-out', type=int, default=4,
-                        help='sessions kept for eval, with listeners never seen in training '
-                             '(two sessions each)')
+                        help='sessions of listeners that train no general model, two each: '
+                             'the first to fine-tune or adapt to them, the second held out '
+                             'for eval')
     parser.add_argument('--per-listener', type=int, default=5,
                         help='sessions each training listener is in (a person, drawn from a '
                              'named style with their own variation)')
@@ -129,7 +130,7 @@ def _add_data_tools(subparsers) -> None:
     parser.add_argument('--seed', type=int, default=0, help='the same seed, the same corpus')
     parser.set_defaults(run=_command('data_tools', 'corpus_main'))
 
-    from lhg_ros.training.config import TrainConfig
+    from lhg_ros.training.config import FINETUNE_MIN_STEPS, TrainConfig
 
     recipe = TrainConfig()
     for name, help_text in (('train', 'train the listener model (the shipped model\'s recipe)'),
@@ -148,10 +149,12 @@ def _add_data_tools(subparsers) -> None:
         parser.add_argument('--out', required=True, help='folder for checkpoints and logs')
         parser.add_argument('--config', help='training config file (YAML or JSON)')
         if name == 'train':  # (fine-tuning keeps the architecture of its checkpoint)
-            parser.add_argument('--preset', choices=sorted(PRESETS),
-                                help=f'model preset (default: {recipe.preset}, the shipped '
-                                     'model)')
-        parser.add_argument('--epochs', type=int, help=f'(default: {recipe.epochs})')
+            parser.add_argument('--preset', choices=sorted(PRESETS), metavar='PRESET',
+                                help=f'model preset, with its parameters: {preset_sizes()} '
+                                     f'(default: {recipe.preset}, the shipped model)')
+        parser.add_argument('--epochs', type=int, help=f'(default: {recipe.epochs})' if name
+                            == 'train' else f'(default: {recipe.epochs}, or more: enough for '
+                            f'{FINETUNE_MIN_STEPS} optimiser steps on a small dataset)')
         parser.add_argument('--batch-size', type=int, help=f'(default: {recipe.batch_size})')
         parser.add_argument('--lr', type=float,
                             help=f'learning rate (default: {recipe.learning_rate:g})')
@@ -162,7 +165,8 @@ def _add_data_tools(subparsers) -> None:
                             help='continue the run in --out where it stopped, with the recipe '
                                  'it was started with (no need to repeat its options)')
         if name == 'finetune':
-            parser.add_argument('--checkpoint', required=True, help='pre-trained checkpoint')
+            parser.add_argument('--checkpoint', required=True,
+                                help="pre-trained checkpoint ('starter': the shipped model)")
             parser.add_argument('--listener', required=True,
                                 help="the person (manifest 'person') to adapt to")
         parser.set_defaults(run=_command('data_tools', f'{name}_main'))

@@ -48,6 +48,20 @@ def test_validation_names_each_problem(synthetic, tmp_path, edit, message):
     assert any(__import__('re').search(message, p) for p in problems), problems
 
 
+def test_held_out_listeners_must_be_people_of_the_manifest(synthetic, tmp_path):
+    root = tmp_path / 'copy'
+    shutil.copytree(synthetic.root / 's001', root / 's001')
+    entry = {'id': 's001', 'floor': [['A', 0.5, 9.0]], 'participants': {
+        'A': {'person': 'a', 'audio': 's001/A.wav', 'video': 's001/A.mp4'},
+        'B': {'person': 'b', 'audio': 's001/B.wav', 'poses': 's001/B_poses.npz'}}}
+    for people, problem in ((['b'], None), (['b', 'carol'], 'held_out_listeners names carol, '
+                                                              'who is in no session')):
+        dataset = load_manifest(write_manifest([entry], root / 'manifest.yaml',
+                                               held_out_listeners=people))
+        assert dataset.held_out_listeners == people
+        assert (validate(dataset) == []) if problem is None else problem in validate(dataset)
+
+
 def test_an_unreadable_manifest_says_why(tmp_path):
     (tmp_path / 'm.yaml').write_text('sessions: []\n')
     with pytest.raises(ManifestError, match="'format: lhg_ros.dataset' is missing"):

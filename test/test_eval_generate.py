@@ -219,18 +219,44 @@ def test_generate_without_a_face_says_so(tmp_path):
     assert 'no face found' in result.stdout
 
 
-def test_eval_on_sessions_without_a_listener_says_what_one_is_and_how_to_mark_it(synthetic,
-                                                                               tmp_path):
-    """The synthetic sessions take turns (both participants speak): there is no listener to
-    score, and eval says what it needs in one line, not that something is missing."""
+def test_eval_scores_each_turn_of_listening_where_both_participants_speak(synthetic,
+                                                                           tmp_path):
+    """In the synthetic sessions both participants take turns, as in a real conversation:
+    eval scores each of them while they listen to the other, turn by turn."""
     result = subprocess.run([str(BIN / 'lhg-ros'), 'eval', '--data',
-                             str(synthetic.root / 'manifest.yaml'), '--out', str(tmp_path)],
-                            capture_output=True, text=True, timeout=300)
+                             str(synthetic.root / 'manifest.yaml'), '--checkpoint', 'starter',
+                             '--out', str(tmp_path)], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    report = json.loads((tmp_path / 'report.json').read_text())
+    names = report['recording_names']
+    held = synthetic.held_out[0]
+    assert any(n.startswith(f'{held}/A@') for n in names), names
+    assert any(n.startswith(f'{held}/B@') for n in names), names
+    assert report['systems']['model']['within_limits'] == 1.0
+
+
+def test_eval_without_a_long_enough_listening_turn_says_what_it_needs(synthetic, tmp_path):
+    """Turns of 3 s leave no one listening long enough to score: one line that says what eval
+    runs and who holds the floor, not a traceback or an empty report."""
+    import yaml
+
+    manifest = yaml.safe_load((synthetic.root / 'manifest.yaml').read_text())
+    for session in manifest['sessions']:
+        session['floor'] = [['AB'[k % 2], 3.0 * k, 3.0 * k + 3.0] for k in range(6)]
+        for participant in session['participants'].values():
+            for key in ('audio', 'video', 'poses'):
+                if key in participant:
+                    participant[key] = str(synthetic.root / participant[key])
+    path = tmp_path / 'short_turns.yaml'
+    path.write_text(yaml.safe_dump(manifest))
+    result = subprocess.run([str(BIN / 'lhg-ros'), 'eval', '--data', str(path), '--out',
+                             str(tmp_path / 'out')], capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
     line = result.stdout.strip()
     assert line.count('\n') == 0 and 'Traceback' not in result.stderr, result.stdout
-    assert 'no listener to score' in line and "under 'floor' in the manifest" in line
-    assert 'A, B' in line  # who holds the floor in the held-out session
+    assert 'no listening to score' in line and 'at least 6 s at a time' in line
+    assert "under 'floor' in the manifest" in line and 'A, B' in line
 
 
 def test_eval_of_the_shipped_model_from_the_command_line(corpus, tmp_path):

@@ -14,7 +14,7 @@ from lhg_ros.model.checkpoint import (
     random_checkpoint,
     save_checkpoint,
 )
-from lhg_ros.model.config import PRESETS, ModelConfig, preset
+from lhg_ros.model.config import PRESET_PARAMETERS, PRESETS, ModelConfig, preset
 from lhg_ros.model.network import ListenerModel, count_parameters
 
 # Windows shorter than the test sequences, so the bounded attention is really exercised.
@@ -54,6 +54,13 @@ def test_smaller_presets_are_the_advertised_size(name, millions):
     with torch.device('meta'):
         count = count_parameters(ListenerModel(preset(name)))
     assert abs(count / 1e6 - millions) < 0.15 * millions
+
+
+@pytest.mark.parametrize('name', sorted(PRESET_PARAMETERS))
+def test_the_parameter_counts_in_the_help_are_the_models(name):
+    with torch.device('meta'):
+        count = count_parameters(ListenerModel(preset(name)))
+    assert abs(count - PRESET_PARAMETERS[name]) < 0.01 * count, count
 
 
 def test_outputs_never_depend_on_the_future():

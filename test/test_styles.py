@@ -17,20 +17,31 @@ def lhg(*args, timeout=300):
 
 def test_corpus_listeners_are_people_of_a_style_in_several_sessions(tmp_path):
     """Each training listener is one person in several sessions, with their style in the
-    manifest; the held-out sessions have listeners of their own, two sessions each."""
+    manifest; held-out listeners are people of their own, whom no general model trains on,
+    with a session to fine-tune from and one held out to judge by."""
     from lhg_ros.data.corpus import STYLES, make_corpus
     from lhg_ros.data.manifest import load_manifest
+    from lhg_ros.data.segments import split_sessions
 
     dataset = load_manifest(make_corpus(tmp_path, sessions=8, held_out=4, minutes=(0.2, 0.25),
                                         per_listener=2))
     listeners = [s.participants['B'] for s in dataset.sessions]
     assert all(p.style in STYLES for p in listeners)
-    training = [p.person for s, p in zip(dataset.sessions, listeners, strict=True)
-                if s.id not in dataset.held_out]
+    training = [p.person for p in listeners if p.person not in dataset.held_out_listeners]
     held = [p.person for s, p in zip(dataset.sessions, listeners, strict=True)
             if s.id in dataset.held_out]
     assert len(set(training)) == 2 and all(training.count(p) == 2 for p in training)
     assert len(set(held)) == 2 and not set(held) & set(training)
+    assert set(dataset.held_out_listeners) == set(held)
+    # each held-out listener: one session to fine-tune or adapt from, one held out to judge by
+    assert all(sum(p.person == person for p in listeners) == 2 for person in held)
+    assert len(dataset.held_out) == 2
+    splits = split_sessions(dataset)
+    assert not {p for s in splits['train'] + splits['valid']
+                for p in dataset.people_in(s)} & set(held), 'no general model trains on them'
+    tune = split_sessions(dataset, listener=held[0])
+    assert tune['train'] + tune['valid'] and all(
+        held[0] in dataset.people_in(s) for s in tune['train'] + tune['valid'])
     assert all(p.person.startswith(p.style) for p in listeners)
 
 
@@ -181,6 +192,16 @@ def test_adapt_from_a_video_of_a_face(tmp_path):
     result = lhg('adapt', str(video), '--out', str(tmp_path / 'v.json'))
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert '12.0 s of motion' in result.stdout, result.stdout
+
+
+def test_adapt_says_when_the_adapted_style_is_further_than_the_default():
+    from lhg_ros.commands.adapt import further_warning
+
+    result = {'distance': {'default': 0.3, 'adapted': 0.5}, 'nearest_style': 'calm'}
+    warning = further_warning(result, 'kim')
+    assert warning.startswith('note: the adapted style moves the model further from kim')
+    assert '(by 0.20)' in warning and 'nearest shipped style (calm)' in warning
+    assert further_warning({**result, 'distance': {'default': 0.3, 'adapted': 0.2}}, 'kim') == ''
 
 
 def test_adapt_refuses_bad_input_with_one_line(tmp_path, face_video):

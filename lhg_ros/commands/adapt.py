@@ -158,6 +158,19 @@ def report(checkpoint, vector: np.ndarray, runs: list[np.ndarray], backend: str 
     return out
 
 
+def further_warning(result: dict, name: str) -> str:
+    """A note when the adapted style takes the model further from the person than its default
+    style does ('' otherwise)."""
+    further = result['distance']['adapted'] - result['distance']['default']
+    if further <= 0:
+        return ''
+    return (f"note: the adapted style moves the model further from {name} than its default "
+            f"(by {further:.2f}): {name}'s motion is unlike that of the listeners the model "
+            f"learned from (compare the rows above), or the clip is short. The default, or the "
+            f"nearest shipped style ({result['nearest_style']}), may serve better; fine-tuning "
+            f"(lhg-ros finetune) learns what a style vector cannot express.")
+
+
 def adapt_main(args) -> int:
     from tqdm import tqdm
 
@@ -210,5 +223,7 @@ def adapt_main(args) -> int:
           f"to {name}: default {result['distance']['default']:.2f}, adapted "
           f"{result['distance']['adapted']:.2f}; nearest shipped style: "
           f"{result['nearest_style']})")
+    if warning := further_warning(result, name):
+        print(warning)
     print(f'wrote {out}\nuse it: ros2 param set /listener_node style {out.resolve()}')
     return 0

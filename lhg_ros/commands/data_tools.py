@@ -95,6 +95,10 @@ def _train(args, init_checkpoint=None, listener='') -> int:
                  if v is not None}
     if listener:
         overrides['listener'] = listener
+        if args.epochs is None and not args.config and not args.resume:
+            from lhg_ros.training.config import FINETUNE_MIN_STEPS
+
+            overrides['min_steps'] = FINETUNE_MIN_STEPS
     try:
         if args.resume:
             config, init_checkpoint = _resumed(args, overrides, init_checkpoint)
@@ -106,10 +110,52 @@ def _train(args, init_checkpoint=None, listener='') -> int:
     except (ValueError, CheckpointError) as exc:
         print(f'lhg-ros: {exc}')
         return 1
-    if os.environ.get('RANK', '0') == '0':  # under torchrun, one report
-        print(f'checkpoint: {path}\nlog: {Path(args.out) / "log.csv"}\n'
-              f'loss curve: {Path(args.out) / "loss.png"}')
+    if os.environ.get('RANK', '0') != '0':  # under torchrun, one report
+        return 0
+    print(f'checkpoint: {path}\nlog: {Path(args.out) / "log.csv"}\n'
+          f'loss curve: {Path(args.out) / "loss.png"}')
+    if listener:
+        _fine_tuning_report(dataset, listener, init_checkpoint, path, Path(args.out))
     return 0
+
+
+def _fine_tuning_report(dataset, listener: str, before, after, out: Path) -> None:
+    """Print (and write to ``out``/comparison.json) how far the model was from ``listener``
+    before fine-tuning and after, on the held-out sessions where they listen."""
+    import json
+
+    from tqdm import tqdm
+
+    from lhg_ros.console import format_table
+    from lhg_ros.evaluation.styles import (
+        LABELS,
+        STATISTICS,
+        compare_with_listener,
+        person_recordings,
+        statistics_rows,
+    )
+    from lhg_ros.models import resolve_checkpoint
+
+    judged = person_recordings(dataset, dataset.held_out, listener)
+    if not judged:
+        print(f'(no held-out session in which {listener} listens: list one under held_out in '
+              f'the manifest to see how far fine-tuning moved the model toward {listener})')
+        return
+    with tqdm(total=1, desc='comparing on held-out sessions', leave=False):
+        result = compare_with_listener(judged, {'before': resolve_checkpoint(before),
+                                                'fine-tuned': after})
+    (out / 'comparison.json').write_text(json.dumps(result, indent=1))
+    distance = result['distance']
+    closer = 1.0 - distance['fine-tuned'] / max(distance['before'], 1e-9)
+    print(f"\n{listener} on the held-out sessions ({result['seconds']:.0f} s; the models in "
+          f'closed loop on the same speech, sampling seeds 0-2):')
+    print(format_table(['', *(LABELS[k] for k in STATISTICS)], statistics_rows({
+        f'{listener} (recorded)': result['listener'],
+        'model before fine-tuning': result['models']['before'],
+        'model fine-tuned': result['models']['fine-tuned']})))
+    change = f'{100 * closer:.0f}% closer' if closer >= 0 else f'{-100 * closer:.0f}% further'
+    print(f"statistics distance to {listener}: before {distance['before']:.2f}, fine-tuned "
+          f"{distance['fine-tuned']:.2f} ({change}); written to {out / 'comparison.json'}")
 
 
 # What may differ when a run is resumed: where it runs, not what it trains.
@@ -151,7 +197,10 @@ def train_main(args) -> int:
 
 
 def finetune_main(args) -> int:
-    return _train(args, init_checkpoint=args.checkpoint, listener=args.listener)
+    from lhg_ros.models import resolve_checkpoint
+
+    return _train(args, init_checkpoint=resolve_checkpoint(args.checkpoint),
+                  listener=args.listener)
 
 
 def eval_main(args) -> int:

@@ -341,6 +341,8 @@ def summarise(recorder: Recorder, duration: float) -> list[tuple[str, str]]:
         described = status['policy']
         if status.get('backend'):
             described += f" on {status['backend']}: {status.get('checkpoint', '')}"
+        if status.get('style'):
+            described += f", style {status['style']}"
         rows.insert(0, ('policy', described))
     if recorder.compare_joints:
         rows += motion_rows('rule policy beside it', recorder.compare_joints,

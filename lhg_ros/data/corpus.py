@@ -455,8 +455,10 @@ def make_corpus(root: str | Path, sessions: int = 48, held_out: int = 4,
                 minutes: tuple[float, float] = (1.0, 2.0), seed: int = 0,
                 per_listener: int = 5, progress=None) -> Path:
     """``sessions`` generated sessions of ``minutes`` (drawn) each under ``root``, with a
-    manifest; the last ``held_out`` are held out for evaluation, with listeners of their own
-    (:func:`listener_roster`)."""
+    manifest. The last ``held_out`` have listeners of their own (:func:`listener_roster`),
+    listed under ``held_out_listeners`` (no general model trains on them), two sessions each:
+    the first to fine-tune or adapt to that listener, the second held out for evaluation (a
+    listener with one session: held out)."""
     root = Path(root)
     rng = np.random.default_rng(seed)
     roster = listener_roster(sessions, held_out, per_listener,
@@ -469,5 +471,8 @@ def make_corpus(root: str | Path, sessions: int = 48, held_out: int = 4,
                                     seed * 1000 + i, listener, person))
         if progress is not None:
             progress(i + 1)
-    held = [e['id'] for e in entries[len(entries) - held_out:]] if held_out else []
-    return write_manifest(entries, root / 'manifest.yaml', held)
+    tail = entries[len(entries) - held_out:] if held_out else []
+    people = [e['participants']['B']['person'] for e in tail]
+    held = [e['id'] for i, e in enumerate(tail)
+            if people[:i].count(people[i]) or people.count(people[i]) == 1]
+    return write_manifest(entries, root / 'manifest.yaml', held, sorted(set(people)))

@@ -3,6 +3,7 @@
     format: lhg_ros.dataset
     version: 1
     held_out: [s005]            # sessions kept for evaluation (never trained on)
+    held_out_listeners: [carol] # people no general model trains on: fine-tune or adapt to them
     sessions:
       - id: s001
         participants:
@@ -18,7 +19,10 @@ frontal video (any rate) or a head-pose track (``poses``: an .npz with ``poses``
 Paths are relative to the manifest's folder. ``person`` names who it is (the same name in
 several sessions is the same person: training learns each listener's style from all of them);
 ``style`` (optional) names the listening style they are known for, and a model trained on
-the dataset ships one style per name (lhg_ros.model.style).
+the dataset ships one style per name (lhg_ros.model.style). ``held_out_listeners`` (optional)
+names people whose sessions ``lhg-ros train`` leaves out: ``lhg-ros finetune --listener`` and
+``lhg-ros adapt`` learn them from their sessions outside ``held_out``, and are judged on those
+inside it, so that fine-tuning to someone is measured on a person the model never met.
 """
 
 from dataclasses import dataclass, field
@@ -59,9 +63,13 @@ class Dataset:
     root: Path
     sessions: list[Session]
     held_out: list[str] = field(default_factory=list)
+    held_out_listeners: list[str] = field(default_factory=list)
 
     def session(self, session_id: str) -> Session:
         return next(s for s in self.sessions if s.id == session_id)
+
+    def people_in(self, session_id: str) -> set[str]:
+        return {p.person for p in self.session(session_id).participants.values()}
 
 
 class ManifestError(ValueError):
@@ -97,7 +105,8 @@ def load_manifest(path: str | Path) -> Dataset:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ManifestError(f'{path}: session #{i + 1} is malformed ({exc!r}); see the '
                                 'layout in the README') from None
-    return Dataset(root, sessions, [str(s) for s in data.get('held_out') or []])
+    return Dataset(root, sessions, [str(s) for s in data.get('held_out') or []],
+                   [str(p) for p in data.get('held_out_listeners') or []])
 
 
 def validate(dataset: Dataset, max_length_mismatch_s: float = 1.0) -> list[str]:
@@ -111,6 +120,10 @@ def validate(dataset: Dataset, max_length_mismatch_s: float = 1.0) -> list[str]:
     for held in dataset.held_out:
         if held not in ids:
             problems.append(f'held_out names {held}, which is not a session')
+    people = {p.person for s in dataset.sessions for p in s.participants.values()}
+    for person in dataset.held_out_listeners:
+        if person not in people:
+            problems.append(f'held_out_listeners names {person}, who is in no session')
     for session in dataset.sessions:
         where = f'session {session.id}'
         if len(session.participants) != 2:
@@ -199,10 +212,11 @@ def _poses_seconds(path: Path) -> tuple[float, str]:
 
 
 def write_manifest(dataset_sessions: list[dict], path: str | Path,
-                   held_out: list[str] = ()) -> Path:
+                   held_out: list[str] = (), held_out_listeners: list[str] = ()) -> Path:
     """Write a manifest from plain session dicts (paths relative to ``path``'s folder)."""
     path = Path(path)
-    path.write_text(yaml.safe_dump({'format': FORMAT, 'version': VERSION,
-                                    'held_out': list(held_out),
-                                    'sessions': dataset_sessions}, sort_keys=False))
+    data = {'format': FORMAT, 'version': VERSION, 'held_out': list(held_out)}
+    if held_out_listeners:
+        data['held_out_listeners'] = list(held_out_listeners)
+    path.write_text(yaml.safe_dump({**data, 'sessions': dataset_sessions}, sort_keys=False))
     return path

@@ -30,6 +30,16 @@ def _holds(session: Session, who: str, frames: int, rate: float) -> np.ndarray:
     return mask
 
 
+def listening_intervals(session: Session, listener: str, frames: int,
+                        rate: float = MOTION_RATE) -> list[tuple[int, int]]:
+    """(first frame, end frame) of each stretch where ``listener`` does not hold the floor and
+    the other participant does."""
+    speaker = next(n for n in session.participants if n != listener)
+    listening = _holds(session, speaker, frames, rate) & ~_holds(session, listener, frames, rate)
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], listening.astype(int), [0]))))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
 def listener_segments(session: Session, frames: int, min_s: float = 6.0, max_s: float = 11.0,
                       rate: float = MOTION_RATE) -> list[Segment]:
     """Segments of ``min_s``..``max_s`` where one participant does not hold the floor and the
@@ -38,10 +48,7 @@ def listener_segments(session: Session, frames: int, min_s: float = 6.0, max_s: 
     segments = []
     for listener in names:
         speaker = next(n for n in names if n != listener)
-        listening = _holds(session, speaker, frames, rate) & ~_holds(session, listener, frames,
-                                                                     rate)
-        edges = np.flatnonzero(np.diff(np.concatenate(([0], listening.astype(int), [0]))))
-        for start, end in zip(edges[::2], edges[1::2], strict=True):
+        for start, end in listening_intervals(session, listener, frames, rate):
             position, shortest, longest = start, int(min_s * rate), int(max_s * rate)
             while end - position >= shortest:
                 length = min(longest, end - position)
@@ -53,11 +60,16 @@ def listener_segments(session: Session, frames: int, min_s: float = 6.0, max_s: 
     return segments
 
 
-def split_sessions(dataset: Dataset, valid_fraction: float = 0.1, seed: int = 0
-                   ) -> dict[str, list[str]]:
+def split_sessions(dataset: Dataset, valid_fraction: float = 0.1, seed: int = 0,
+                   listener: str = '') -> dict[str, list[str]]:
     """{'train', 'valid', 'eval'} session ids: held-out sessions are 'eval'; the rest are split
-    9:1 (at least one validation session when there are two or more)."""
-    pool = [s.id for s in dataset.sessions if s.id not in dataset.held_out]
+    9:1 (at least one validation session when there are two or more). Sessions of a held-out
+    listener (``held_out_listeners``) are left out, except when fine-tuning to them
+    (``listener``); fine-tuning splits only the sessions ``listener`` is in."""
+    reserved = set(dataset.held_out_listeners) - {listener}
+    pool = [s.id for s in dataset.sessions if s.id not in dataset.held_out
+            and not reserved & dataset.people_in(s.id)
+            and (not listener or listener in dataset.people_in(s.id))]
     order = np.random.default_rng(seed).permutation(len(pool))
     valid_count = max(1, round(valid_fraction * len(pool))) if len(pool) >= 2 else 0
     valid = sorted(pool[i] for i in order[:valid_count])

@@ -2,6 +2,9 @@
 set-up: two espeak-ng voices taking turns; participant A on video (a real face photograph
 moving with known in-plane motion), participant B as a head-pose track (like motion capture)
 with scripted nods after A's pauses, since a nod (pitch) cannot be made from one photograph.
+Both speak in turn, so each is a listener while the other speaks (training segments, and the
+listening turns that validation and ``lhg-ros eval`` score). Not training data: that is the
+starter corpus (lhg_ros.data.corpus), with many listeners.
 
     lhg-ros data synth out/synthetic --sessions 3
 """

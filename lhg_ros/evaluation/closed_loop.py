@@ -18,6 +18,7 @@ import numpy as np
 
 from lhg_ros.evaluation import measures
 from lhg_ros.evaluation.offline import run_policy
+from lhg_ros.features.audio import FRAME_RATE
 from lhg_ros.features.pose_features import MOTION_RATE, POSE_DIM
 
 NOD_TOLERANCE_S = 0.2
@@ -39,10 +40,17 @@ class Recording:
         return len(self.audio) / 100.0
 
 
+MIN_LISTENING_S = 6.0  # a shorter turn of listening is no closed-loop test (the paper's segments)
+
+
 def dataset_recordings(dataset, session_ids) -> list[Recording]:
-    """Each session's listening participant(s) as recordings: the one who does not hold the
-    floor while the other does (sessions are used whole, for minutes of closed loop)."""
+    """Each session's listening as recordings: a participant who never holds the floor while
+    the other does listens for the whole session (used whole, for minutes of closed loop);
+    where both take turns, each stretch of at least MIN_LISTENING_S in which one listens while
+    the other holds the floor is a recording of its own (named ``session/participant@start``).
+    """
     from lhg_ros.data.extract import load_features
+    from lhg_ros.data.segments import listening_intervals
 
     out = []
     for session_id in session_ids:
@@ -50,12 +58,25 @@ def dataset_recordings(dataset, session_ids) -> list[Recording]:
         holders = {turn.participant for turn in session.floor}
         for listener in session.participants:
             speakers = [p for p in session.participants if p != listener and p in holders]
-            if not speakers or listener in holders:
+            if not speakers:
                 continue
             speaker = load_features(dataset, session_id, speakers[0])
             heard = load_features(dataset, session_id, listener)
-            out.append(Recording(f'{session_id}/{listener}', speaker['audio'],
-                                 speaker.get('speaking'), speaker['poses'], heard['poses']))
+            name = f'{session_id}/{listener}'
+            whole = Recording(name, speaker['audio'], speaker.get('speaking'), speaker['poses'],
+                              heard['poses'])
+            if listener not in holders:
+                out.append(whole)
+                continue
+            frames = min(len(speaker['poses']), len(heard['poses']))
+            every = round(FRAME_RATE / MOTION_RATE)
+            for start, end in listening_intervals(session, listener, frames):
+                if end - start >= MIN_LISTENING_S * MOTION_RATE:
+                    rows = slice(start * every, end * every)
+                    out.append(Recording(
+                        f'{name}@{start / MOTION_RATE:.1f}s', whole.audio[rows],
+                        None if whole.speaking is None else whole.speaking[rows],
+                        whole.speaker_poses[start:end], whole.listener_poses[start:end]))
     return out
 
 

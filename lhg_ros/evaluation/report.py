@@ -16,6 +16,7 @@ import numpy as np
 
 from lhg_ros.evaluation import measures
 from lhg_ros.evaluation.closed_loop import (
+    MIN_LISTENING_S,
     NOD_TOLERANCE_S,
     NodScore,
     dataset_recordings,
@@ -59,12 +60,11 @@ def evaluate(dataset, checkpoint=None, backend_name='onnxruntime',
                                                          dataset.session(sid).floor}))
                           for sid in dataset.held_out})
         raise ValueError(
-            'the held-out sessions have no listener to score: eval runs a policy as the '
-            'listener of a whole session, a participant who never holds the floor while the '
-            'other does, and in these sessions every participant holds it at times (who '
-            f"holds the floor: {'; '.join(holders)}). Mark a listener by listing only the "
-            "speaker's turns under 'floor' in the manifest, or hold out sessions made with "
-            '`lhg-ros data corpus`, whose listener never speaks')
+            'the held-out sessions have no listening to score: eval runs a policy as a '
+            'participant who does not hold the floor while the other does, for at least '
+            f'{MIN_LISTENING_S:.0f} s at a time (one who never holds it: the whole session), '
+            f"and here no one listens that long (who holds the floor: {'; '.join(holders)}). "
+            "Mark the speaker's turns under 'floor' in the manifest")
     policies = {'rules': RuleListener()}
     if checkpoint:
         from lhg_ros.backends import load_backend
@@ -141,6 +141,7 @@ def evaluate(dataset, checkpoint=None, backend_name='onnxruntime',
     if teacher_forced and checkpoint:
         results[TEACHER_FORCED] = teacher_forced_errors(dataset, checkpoint, warmup_s, style)
     return {'mode': 'closed loop', 'systems': results, 'recordings': len(recordings),
+            'recording_names': [r.name for r in recordings],
             'minutes': seconds / 60.0, 'rate_hz': rate, 'tolerance_s': tolerance_s,
             'cross_correlation': {'lags_s': lags.tolist(),
                                   **{k: np.mean(v, axis=0).tolist() for k, v in curves.items()}},

@@ -6,6 +6,9 @@ bench/bench_styles.py."""
 import numpy as np
 
 from lhg_ros.evaluation import measures
+from lhg_ros.features.pose_features import MOTION_RATE
+
+MOTION_WARMUP = int(MOTION_RATE)  # frames of a recording's warm-up (1 s), left out
 
 STATISTICS = ('nod_rate', 'nod_size', 'rms_pitch', 'rms_yaw', 'rms_roll')
 LABELS = {'nod_rate': 'nods/min', 'nod_size': 'nod size deg', 'rms_pitch': 'RMS pitch deg',
@@ -38,3 +41,42 @@ def style_distance(a: dict, b: dict, keys=STATISTICS) -> float:
 def statistics_rows(named: dict[str, dict]) -> list[list[str]]:
     """Table rows (name, then each statistic) of several listeners' statistics."""
     return [[name, *(f'{stats[k]:.2f}' for k in STATISTICS)] for name, stats in named.items()]
+
+
+def person_recordings(dataset, session_ids, person: str) -> list:
+    """The recordings (lhg_ros.evaluation.closed_loop) of ``session_ids`` in which ``person``
+    listens."""
+    from lhg_ros.evaluation.closed_loop import dataset_recordings
+
+    out = []
+    for recording in dataset_recordings(dataset, session_ids):
+        session_id, participant = recording.name.split('@')[0].split('/', 1)
+        if dataset.session(session_id).participants[participant].person == person:
+            out.append(recording)
+    return out
+
+
+def compare_with_listener(recordings: list, models: dict, seeds=(0, 1, 2),
+                          backend: str = 'torch') -> dict:
+    """How close each model in ``models`` (label -> checkpoint) comes to the listener of
+    ``recordings`` (their real poses): the listener's statistics, each model's over the same
+    speech in closed loop in its default style (warm-up from the real listener, that second
+    left out; ``seeds`` pooled) and each model's statistics distance to the listener."""
+    from lhg_ros.backends import load_backend
+    from lhg_ros.evaluation.closed_loop import rollout
+    from lhg_ros.motion.listener import ModelPolicy
+
+    real = [r.listener_poses[MOTION_WARMUP:] for r in recordings]
+    out = {'listener': listening_statistics(real, MOTION_RATE), 'models': {}, 'distance': {},
+           'seconds': sum(len(p) for p in real) / MOTION_RATE}
+    for label, checkpoint in models.items():
+        model = load_backend(backend, checkpoint)
+        poses = []
+        for seed in seeds:
+            for recording in recordings:
+                got, _, rate, _ = rollout(ModelPolicy(model, seed=seed), recording)
+                poses.append(got[int(rate):])
+        model.close()
+        out['models'][label] = listening_statistics(poses, rate)
+        out['distance'][label] = style_distance(out['models'][label], out['listener'])
+    return out

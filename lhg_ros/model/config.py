@@ -243,6 +243,19 @@ PRESETS = {
 }
 
 
+# Parameters of each preset, for --help without building a model (test/test_model.py counts).
+PRESET_PARAMETERS = {'paper': 473e6, 'base': 40.1e6, 'small': 10.2e6, 'compact': 1.63e6,
+                     'tiny': 0.43e6}
+
+
+def preset_sizes() -> str:
+    """'paper (473 M), base (40.1 M), ...': the presets and their parameter counts."""
+    def size(count: float) -> str:
+        return f'{count / 1e6:.3g} M'
+
+    return ', '.join(f'{name} ({size(PRESET_PARAMETERS[name])})' for name in PRESETS)
+
+
 def preset(name: str) -> ModelConfig:
     try:
         return PRESETS[name]

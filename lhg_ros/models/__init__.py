@@ -12,5 +12,5 @@ def starter_checkpoint() -> Path:
 
 
 def resolve_checkpoint(checkpoint: str | Path | None) -> Path:
-    """``checkpoint``, or the shipped model when it is empty."""
-    return Path(checkpoint) if checkpoint else STARTER
+    """``checkpoint``, or the shipped model when it is empty or 'starter'."""
+    return Path(checkpoint) if checkpoint and str(checkpoint) != 'starter' else STARTER

@@ -9,6 +9,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+FINETUNE_MIN_STEPS = 200  # a listener's few minutes are a few dozen batches an epoch
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -17,6 +19,9 @@ class TrainConfig:
     learning_rate: float = 1e-3  # AdamW (paper: 5e-6 for a 0.5 B model)
     weight_decay: float = 1e-2  # paper
     epochs: int = 12  # (paper: 100)
+    # At least this many optimiser steps: more epochs where the data is small (0: ``epochs``
+    # as they are). ``lhg-ros finetune`` asks for FINETUNE_MIN_STEPS unless given --epochs.
+    min_steps: int = 0
     # Small batches: on two cores the number of updates, not their size, limits what the
     # network learns in an hour (the LSTMs run a segment's frames one after another whatever
     # the batch); 4 gives four times the updates of 16 in about the same time. (paper: 32)

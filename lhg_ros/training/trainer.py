@@ -437,7 +437,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool =
         extract_dataset(dataset, workers=config.workers, progress=progress)
     if world > 1:
         torch.distributed.barrier()
-    splits = split_sessions(dataset, config.valid_fraction, config.seed)
+    splits = split_sessions(dataset, config.valid_fraction, config.seed, config.listener)
     segments = {}
     for part in ('train', 'valid'):
         segments[part] = []
@@ -453,7 +453,9 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool =
             segments[part] += found
     if not segments['train']:
         if config.listener:
-            raise ValueError(_no_listener_segments(dataset, splits['train'], config))
+            raise ValueError(_no_listener_segments(
+                dataset, [s.id for s in dataset.sessions if s.id not in dataset.held_out],
+                config))
         raise ValueError(f'no training segments: listener intervals must be at least '
                          f'{config.min_segment_s:.0f} s long (see the floor annotations)')
 
@@ -491,6 +493,13 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig, resume: bool =
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
     per_epoch = max(1, math.ceil(len(examples['train']) / config.batch_size))
+    if config.min_steps and config.epochs * per_epoch < config.min_steps and not resume:
+        epochs = math.ceil(config.min_steps / per_epoch)
+        if rank == 0:
+            log(f"{len(examples['train'])} segments make {per_epoch} batches an epoch: "
+                f'{epochs} epochs (not {config.epochs}) to take at least {config.min_steps} '
+                'optimiser steps (--epochs sets them)')
+        config = dataclasses.replace(config, epochs=epochs)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer,
                                                            T_max=config.epochs * per_epoch)
     if config.epochs * per_epoch < FEW_STEPS and rank == 0 and not resume:
@@ -631,6 +640,11 @@ def _no_listener_segments(dataset: Dataset, session_ids, config: TrainConfig) ->
             people[person] = people.get(person, 0.0) + seg.seconds
     listing = ', '.join(f'{name} ({seconds / 60:.1f} min)' if seconds else f'{name} (none)'
                         for name, seconds in sorted(people.items()))
+    theirs = [s.id for s in dataset.sessions if config.listener in dataset.people_in(s.id)]
+    if theirs and set(theirs) <= set(dataset.held_out):
+        return (f"'{config.listener}' is only in held-out sessions ({', '.join(theirs)}): "
+                'fine-tuning trains on their sessions outside held_out and is judged on those '
+                'inside it; take one out of held_out in the manifest')
     if config.listener not in people:
         return (f"no one called '{config.listener}' in the manifest (its 'person' fields); "
                 f'the people and how long each listens in segments of at least '
