@@ -21,6 +21,7 @@ Goal (issue [3/6]): fine-tuning moves the statistics distance to the listener by
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,9 @@ def main() -> None:
     parser.add_argument('--listeners', type=int, default=4, help='unseen listeners (default 4)')
     parser.add_argument('--checkpoint', default='starter',
                         help="the pre-trained model (default 'starter', the shipped one)")
+    parser.add_argument('--finetune-args', default='',
+                        help="more options for lhg-ros finetune, e.g. '--lr 3e-4' (default: "
+                             'none, its default settings)')
     args = parser.parse_args()
 
     from lhg_ros.data.corpus import make_corpus
@@ -63,7 +67,8 @@ def main() -> None:
             started = time.perf_counter()
             result = subprocess.run(
                 [sys.executable, '-m', 'lhg_ros.cli', 'finetune', '--data', str(manifest),
-                 '--checkpoint', args.checkpoint, '--listener', person, '--out', str(out)],
+                 '--checkpoint', args.checkpoint, '--listener', person, '--out', str(out),
+                 *shlex.split(args.finetune_args)],
                 capture_output=True, text=True)
             seconds = time.perf_counter() - started
             if result.returncode != 0:
@@ -79,7 +84,8 @@ def main() -> None:
                          f'{before:.2f}', f'{after:.2f}', f'{100 * changes[-1]:+.0f}%'])
     mean = float(np.mean(changes))
     rows.append(['mean', '', '', '', '', '', f'{100 * mean:+.0f}%'])
-    print('\nFine-tuning to unseen listeners (lhg-ros finetune, default settings; statistics '
+    settings = args.finetune_args or 'default settings'
+    print(f'\nFine-tuning to unseen listeners (lhg-ros finetune, {settings}; statistics '
           'distance to the listener on their held-out session)')
     print(format_table(['listener', 'minutes tuned on', 'epochs', 'finetune s', 'before',
                         'after', 'closer'], rows))

@@ -130,7 +130,7 @@ def _add_data_tools(subparsers) -> None:
     parser.add_argument('--seed', type=int, default=0, help='the same seed, the same corpus')
     parser.set_defaults(run=_command('data_tools', 'corpus_main'))
 
-    from lhg_ros.training.config import FINETUNE_MIN_STEPS, TrainConfig
+    from lhg_ros.training.config import FINETUNE_LEARNING_RATE, FINETUNE_MIN_STEPS, TrainConfig
 
     recipe = TrainConfig()
     for name, help_text in (('train', 'train the listener model (the shipped model\'s recipe)'),
@@ -157,7 +157,10 @@ def _add_data_tools(subparsers) -> None:
                             f'{FINETUNE_MIN_STEPS} optimiser steps on a small dataset)')
         parser.add_argument('--batch-size', type=int, help=f'(default: {recipe.batch_size})')
         parser.add_argument('--lr', type=float,
-                            help=f'learning rate (default: {recipe.learning_rate:g})')
+                            help=f'learning rate (default: {recipe.learning_rate:g})' if name
+                            == 'train' else f'learning rate (default: '
+                            f'{FINETUNE_LEARNING_RATE:g}, a third of training\'s: a '
+                            'listener\'s minutes adjust the model rather than overwrite it)')
         parser.add_argument('--device', help=f'cpu or cuda (default: {recipe.device})')
         parser.add_argument('--workers', type=int,
                             help=f'feature extraction processes (default: {recipe.workers})')

@@ -58,6 +58,7 @@ def test_help_shows_the_defaults_that_apply():
     finetune = ' '.join(run('finetune', '--help').stdout.split())
     assert '--preset' not in finetune
     assert 'enough for 200 optimiser steps' in finetune
+    assert 'learning rate (default: 0.0003, a third of training' in finetune
 
 
 def test_version_matches_package_xml():

@@ -95,10 +95,12 @@ def _train(args, init_checkpoint=None, listener='') -> int:
                  if v is not None}
     if listener:
         overrides['listener'] = listener
-        if args.epochs is None and not args.config and not args.resume:
-            from lhg_ros.training.config import FINETUNE_MIN_STEPS
+        from lhg_ros.training.config import FINETUNE_LEARNING_RATE, FINETUNE_MIN_STEPS
 
-            overrides['min_steps'] = FINETUNE_MIN_STEPS
+        if not args.config and not args.resume:
+            if args.epochs is None:
+                overrides['min_steps'] = FINETUNE_MIN_STEPS
+            overrides.setdefault('learning_rate', FINETUNE_LEARNING_RATE)
     try:
         if args.resume:
             config, init_checkpoint = _resumed(args, overrides, init_checkpoint)
