@@ -42,6 +42,14 @@ def test_corpus_listeners_are_people_of_a_style_in_several_sessions(tmp_path):
     tune = split_sessions(dataset, listener=held[0])
     assert tune['train'] + tune['valid'] and all(
         held[0] in dataset.people_in(s) for s in tune['train'] + tune['valid'])
+    # adapt --person reads the session they can be adapted from, not the one to judge by
+    from lhg_ros.commands.adapt import _manifest_runs
+
+    runs = _manifest_runs(tmp_path / 'manifest.yaml', held[0])
+    outside = next(s for s in dataset.sessions
+                   if held[0] in dataset.people_in(s.id) and s.id not in dataset.held_out)
+    with np.load(outside.participants['B'].poses) as track:
+        assert 0 < sum(len(r) for r in runs) <= len(track['poses'])
     assert all(p.person.startswith(p.style) for p in listeners)
 
 

@@ -97,6 +97,8 @@ def _manifest_runs(manifest: Path, person: str) -> list[np.ndarray]:
         people = sorted({p.person for s in dataset.sessions for p in s.participants.values()})
         raise AdaptError(f"no one called '{person}' in {manifest}; its people: "
                          + ', '.join(people[:20]) + (' ...' if len(people) > 20 else ''))
+    # their sessions outside held_out first: those are kept to judge by
+    sessions = [s for s in sessions if s.id not in dataset.held_out] or sessions
     extract_dataset(dataset, progress=False, sessions=[s.id for s in sessions])
     runs = []
     for session in sessions:
