@@ -81,17 +81,11 @@ def listener_reference(folders: list[Path], listener, draws: int = 3) -> tuple[d
 def run_style(backend, recordings, style, seeds) -> tuple[dict, list]:
     """The median statistics over ``seeds`` of the model in ``style`` on ``recordings`` (pooled),
     and the poses of the first seed's runs."""
-    from lhg_ros.evaluation.closed_loop import rollout
-    from lhg_ros.evaluation.styles import listening_statistics
-    from lhg_ros.motion.listener import ModelPolicy
+    from lhg_ros.evaluation.styles import closed_loop_poses, listening_statistics
 
     per_seed, first = [], None
     for seed in seeds:
-        policy = ModelPolicy(backend, seed=seed, style=style)
-        tracks = []
-        for recording in recordings:
-            poses, _, rate, _ = rollout(policy, recording)
-            tracks.append(poses[int(rate):])
+        tracks, rate = closed_loop_poses(backend, recordings, style, seed)
         per_seed.append(listening_statistics(tracks, rate))
         first = first or tracks
     return median_stats(per_seed), first

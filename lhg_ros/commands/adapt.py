@@ -136,10 +136,9 @@ def report(checkpoint, vector: np.ndarray, runs: list[np.ndarray], backend: str 
     """The person's statistics, the model's on ``seconds`` of generated speech in its default
     style and in ``vector``, and the shipped style nearest to ``vector``."""
     from lhg_ros.backends import load_backend
-    from lhg_ros.evaluation.closed_loop import generated_speech, rollout
-    from lhg_ros.evaluation.styles import listening_statistics, style_distance
+    from lhg_ros.evaluation.closed_loop import generated_speech
+    from lhg_ros.evaluation.styles import closed_loop_poses, listening_statistics, style_distance
     from lhg_ros.model.style import default_style
-    from lhg_ros.motion.listener import ModelPolicy
 
     model = load_backend(backend, checkpoint)
     info = model.info
@@ -151,9 +150,8 @@ def report(checkpoint, vector: np.ndarray, runs: list[np.ndarray], backend: str 
     person = listening_statistics(runs, MOTION_RATE)
     out = {'person': person, 'nearest_style': nearest, 'speech_s': seconds}
     for label, style in (('default', ''), ('adapted', vector)):
-        policy = ModelPolicy(model, seed=seed, style=style)
-        poses, _, rate, _ = rollout(policy, speech)
-        out[label] = listening_statistics(poses[int(rate):], rate)
+        tracks, rate = closed_loop_poses(model, [speech], style, seed)
+        out[label] = listening_statistics(tracks, rate)
     out['default_style'] = default_style(info)
     out['distance'] = {k: style_distance(out[k], person) for k in ('default', 'adapted')}
     model.close()

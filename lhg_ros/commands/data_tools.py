@@ -126,8 +126,6 @@ def _fine_tuning_report(dataset, listener: str, before, after, out: Path) -> Non
     before fine-tuning and after, on the held-out sessions where they listen."""
     import json
 
-    from tqdm import tqdm
-
     from lhg_ros.console import format_table
     from lhg_ros.evaluation.styles import (
         LABELS,
@@ -143,9 +141,9 @@ def _fine_tuning_report(dataset, listener: str, before, after, out: Path) -> Non
         print(f'(no held-out session in which {listener} listens: list one under held_out in '
               f'the manifest to see how far fine-tuning moved the model toward {listener})')
         return
-    with tqdm(total=1, desc='comparing on held-out sessions', leave=False):
-        result = compare_with_listener(judged, {'before': resolve_checkpoint(before),
-                                                'fine-tuned': after})
+    print(f'comparing the model before and after on the held-out sessions of {listener} ...')
+    result = compare_with_listener(judged, {'before': resolve_checkpoint(before),
+                                            'fine-tuned': after})
     (out / 'comparison.json').write_text(json.dumps(result, indent=1))
     distance = result['distance']
     closer = 1.0 - distance['fine-tuned'] / max(distance['before'], 1e-9)

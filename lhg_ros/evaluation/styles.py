@@ -56,6 +56,21 @@ def person_recordings(dataset, session_ids, person: str) -> list:
     return out
 
 
+def closed_loop_poses(backend, recordings: list, style='', seed: int = 0
+                      ) -> tuple[list[np.ndarray], float]:
+    """The model's poses on each recording (lhg_ros.evaluation.closed_loop), fed its own output
+    through the runtime listener_node uses, in ``style`` and sampled with ``seed`` (one policy
+    over the recordings in turn), less each recording's 1 s warm-up; and their rate."""
+    from lhg_ros.evaluation.closed_loop import rollout
+    from lhg_ros.motion.listener import ModelPolicy
+
+    policy, tracks, rate = ModelPolicy(backend, seed=seed, style=style), [], MOTION_RATE
+    for recording in recordings:
+        poses, _, rate, _ = rollout(policy, recording)
+        tracks.append(poses[int(rate):])
+    return tracks, rate
+
+
 def compare_with_listener(recordings: list, models: dict, seeds=(0, 1, 2),
                           backend: str = 'torch') -> dict:
     """How close each model in ``models`` (label -> checkpoint) comes to the listener of
@@ -63,8 +78,6 @@ def compare_with_listener(recordings: list, models: dict, seeds=(0, 1, 2),
     speech in closed loop in its default style (warm-up from the real listener, that second
     left out; ``seeds`` pooled) and each model's statistics distance to the listener."""
     from lhg_ros.backends import load_backend
-    from lhg_ros.evaluation.closed_loop import rollout
-    from lhg_ros.motion.listener import ModelPolicy
 
     real = [r.listener_poses[MOTION_WARMUP:] for r in recordings]
     out = {'listener': listening_statistics(real, MOTION_RATE), 'models': {}, 'distance': {},
@@ -73,9 +86,8 @@ def compare_with_listener(recordings: list, models: dict, seeds=(0, 1, 2),
         model = load_backend(backend, checkpoint)
         poses = []
         for seed in seeds:
-            for recording in recordings:
-                got, _, rate, _ = rollout(ModelPolicy(model, seed=seed), recording)
-                poses.append(got[int(rate):])
+            tracks, rate = closed_loop_poses(model, recordings, seed=seed)
+            poses += tracks
         model.close()
         out['models'][label] = listening_statistics(poses, rate)
         out['distance'][label] = style_distance(out['models'][label], out['listener'])
