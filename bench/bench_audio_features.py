@@ -98,4 +98,7 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from publish import run_and_publish
+
+    run_and_publish('bench_audio_features', main)

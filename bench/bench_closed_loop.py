@@ -20,7 +20,7 @@ tables give the median over the seeds and the goals are judged on it, with the r
   drift (the mean pitch and yaw of the last sixth of the run against the first sixth) and
   the spread of the minute means (each minute's against the first's), both beside the
   reference listener's, the pitch spectrum against the reference's and finiteness. The
-  reference here is the starter corpus's listener (lhg_ros.data.corpus.listener_motion)
+  reference here is the starter corpus's listener (lhg_ros.synthetic.corpus.listener_motion)
   generated on the same speech timeline, so both spectra come from the same speech.
 * 3 minutes of silence (room noise only): nods per minute.
 * Variety: the model sampled with seeds 0 and 1 on the first held-out session.
@@ -87,7 +87,6 @@ def main() -> None:
     seeds = [int(seed) for seed in args.seeds.split(',')]
 
     from lhg_ros.backends import load_backend
-    from lhg_ros.data.corpus import make_corpus
     from lhg_ros.data.extract import extract_dataset
     from lhg_ros.data.manifest import load_manifest
     from lhg_ros.evaluation.closed_loop import (
@@ -99,8 +98,9 @@ def main() -> None:
         variety,
     )
     from lhg_ros.models import resolve_checkpoint
-    from lhg_ros.motion.listener import ModelPolicy
+    from lhg_ros.motion.model_policy import ModelPolicy
     from lhg_ros.motion.rules import RuleListener
+    from lhg_ros.synthetic.corpus import make_corpus
 
     checkpoint = resolve_checkpoint(args.checkpoint)
     backend = load_backend(args.backend, checkpoint)
@@ -238,4 +238,7 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from publish import run_and_publish
+
+    run_and_publish('bench_closed_loop', main)

@@ -45,9 +45,9 @@ def main() -> None:
                              'none, its default settings)')
     args = parser.parse_args()
 
-    from lhg_ros.data.corpus import make_corpus
     from lhg_ros.data.extract import extract_dataset
     from lhg_ros.data.manifest import load_manifest
+    from lhg_ros.synthetic.corpus import make_corpus
 
     sessions = 2 * args.listeners
     with tempfile.TemporaryDirectory() as tmp:
@@ -99,4 +99,7 @@ def _seconds(poses_file: Path) -> float:
 
 
 if __name__ == '__main__':
-    main()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from publish import run_and_publish
+
+    run_and_publish('bench_finetune', main)

@@ -3,8 +3,9 @@ Procrustes solve vs. OpenCV's solvePnP on the same landmarks (the usual way to d
 
     .venv/bin/python bench/bench_head_pose.py [--frames 300]
 
-One core. Frames are a real face photograph moving in the image (lhg_ros.synthetic_speaker), run in
-MediaPipe's tracking mode as the node does. Goals: pipeline >= 60 frames/s, our solve < 0.5 ms.
+One core. Frames are a real face photograph moving in the image
+(lhg_ros.synthetic.speaker_scene), run in MediaPipe's tracking mode as the node does. Goals:
+pipeline >= 60 frames/s, our solve < 0.5 ms.
 """
 
 import argparse
@@ -22,7 +23,7 @@ def solve_pnp_factory(reference, width, height):
     import cv2
     import numpy as np
 
-    from lhg_ros.features.head_pose import CameraModel
+    from lhg_ros.features.landmark_pose import CameraModel
 
     camera = CameraModel.from_fov(width, height)
     matrix = np.array([[camera.fx, 0, camera.cx], [0, camera.fy, camera.cy], [0, 0, 1.0]])
@@ -45,9 +46,9 @@ def main() -> None:
 
     import numpy as np
 
-    from lhg_ros.features.speaker_head import SpeakerHeadTracker
+    from lhg_ros.features.head_tracking import SpeakerHeadTracker
     from lhg_ros.filters import OneEuroFilter
-    from lhg_ros.synthetic_speaker import CANVAS, face_frame, speaker_motion
+    from lhg_ros.synthetic.speaker_scene import CANVAS, face_frame, speaker_motion
 
     _, rolls, shifts = speaker_motion(args.frames / 25.0)
     distinct = [face_frame(r, s) for r, s in zip(rolls[:50], shifts[:50], strict=True)]
@@ -100,4 +101,7 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from publish import run_and_publish
+
+    run_and_publish('bench_head_pose', main)

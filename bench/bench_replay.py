@@ -34,8 +34,8 @@ def main() -> None:
     import soundfile as sf
 
     from lhg_ros.evaluation.offline import make_policy, run_policy
-    from lhg_ros.evaluation.replay import audio_blocks, replay
     from lhg_ros.motion.joints import JointMap
+    from lhg_ros.motion.replay import audio_blocks, replay
 
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / 'speech.wav'
@@ -92,11 +92,11 @@ def bag_rows(seconds: float) -> None:
     from lhg_ros.console import quiet_stderr
     from lhg_ros.data.bag import read_bag
     from lhg_ros.evaluation.offline import make_policy
-    from lhg_ros.evaluation.replay import audio_blocks, replay
-    from lhg_ros.features.speaker_head import extract_video_file
+    from lhg_ros.features.head_tracking import extract_video_file
     from lhg_ros.filters import OneEuroFilter
     from lhg_ros.motion.joints import JointMap
-    from lhg_ros.synthetic_speaker import speaker_motion, write_face_video
+    from lhg_ros.motion.replay import audio_blocks, replay
+    from lhg_ros.synthetic.speaker_scene import speaker_motion, write_face_video
 
     with tempfile.TemporaryDirectory() as tmp:
         wav, video, bag = Path(tmp) / 'speech.wav', Path(tmp) / 'speaker.mp4', Path(tmp) / 'bag'
@@ -127,4 +127,7 @@ def bag_rows(seconds: float) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from publish import run_and_publish
+
+    run_and_publish('bench_replay', main)

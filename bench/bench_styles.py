@@ -51,7 +51,7 @@ def median_stats(runs: list[dict]) -> dict:
 
 
 def session_timeline(folder: Path):
-    from lhg_ros.data.corpus import SpeakerTimeline
+    from lhg_ros.synthetic.corpus import SpeakerTimeline
 
     with np.load(folder / 'truth.npz') as truth:
         return SpeakerTimeline([tuple(u) for u in truth['utterances']],
@@ -61,11 +61,11 @@ def session_timeline(folder: Path):
 def listener_reference(folders: list[Path], listener, draws: int = 3) -> tuple[dict, list]:
     """The statistics of the corpus generator's listeners on these sessions' speech, pooled
     over ``draws`` runs per session: ``listener`` a style's name (a new person of that style
-    each run) or one person's parameters (lhg_ros.data.corpus.ListenerStyle); and the first
+    each run) or one person's parameters (lhg_ros.synthetic.corpus.ListenerStyle); and the first
     run's poses (relative to their warm-up)."""
-    from lhg_ros.data.corpus import draw_listener, listener_motion
     from lhg_ros.evaluation.styles import listening_statistics
-    from lhg_ros.features.pose_features import MOTION_RATE
+    from lhg_ros.features.motion_features import MOTION_RATE
+    from lhg_ros.synthetic.corpus import draw_listener, listener_motion
 
     rng = np.random.default_rng(5)
     tracks = []
@@ -107,15 +107,16 @@ def main() -> None:
 
     from lhg_ros.backends import load_backend
     from lhg_ros.commands.adapt import adapt_style, take
-    from lhg_ros.data.corpus import listener_roster, make_corpus
+    from lhg_ros.commands.adapt import report as adapt_report
     from lhg_ros.data.extract import extract_dataset
     from lhg_ros.data.manifest import load_manifest
     from lhg_ros.evaluation.closed_loop import dataset_recordings
     from lhg_ros.evaluation.measures import frechet_motion
     from lhg_ros.evaluation.styles import LABELS, STATISTICS, statistics_rows, style_distance
-    from lhg_ros.features.pose_features import MOTION_RATE
-    from lhg_ros.model.style import default_style, style_names
+    from lhg_ros.features.motion_features import MOTION_RATE
     from lhg_ros.models import resolve_checkpoint
+    from lhg_ros.network.style import default_style, style_names, write_style
+    from lhg_ros.synthetic.corpus import listener_roster, make_corpus
 
     checkpoint = resolve_checkpoint(args.checkpoint)
     backend = load_backend(args.backend, checkpoint)
@@ -164,6 +165,7 @@ def main() -> None:
         distances = {s: [] for s in systems}
         frechet = {s: [] for s in systems}
         adapted_vectors, rows = [], []
+        temperatures = {s: [] for s in ADAPT_SECONDS}
         for person, ((first, style), (second, _)) in sorted(
                 (p, v) for p, v in people.items() if len(v) == 2):
             adapt_from = recordings[first].listener_poses
@@ -171,9 +173,15 @@ def main() -> None:
             truth = listener_reference([dataset.root / second], roster[person])[0]
             recorded = heard.listener_poses - heard.listener_poses[:int(MOTION_RATE)].mean(0)
             styles = {'default': '', 'own named': style}
-            for s in ADAPT_SECONDS:
-                styles[f'adapted {s} s'] = adapt_style(checkpoint, take([adapt_from], s))
-            adapted_vectors.append((style, styles['adapted 60 s']))
+            for s in ADAPT_SECONDS:  # (as lhg-ros adapt: the vector, its temperature fitted)
+                clip = take([adapt_from], s)
+                vector = adapt_style(checkpoint, clip)
+                fitted = adapt_report(checkpoint, vector, clip, args.backend)['temperature']
+                styles[f'adapted {s} s'] = str(write_style(
+                    Path(tmp) / f'{person}_{s}.json', vector, person, backend.info,
+                    temperature=fitted))
+                temperatures[s].append(fitted)
+            adapted_vectors.append((style, vector))
             row = [person]
             for system, value in styles.items():
                 stats, tracks = run_style(backend, [heard], value, seeds)
@@ -187,6 +195,8 @@ def main() -> None:
         rows.append(['mean', *(f'{mean[s]:.2f}' for s in systems)])
         rows.append(['x the default', *(f'{mean[s] / mean["default"]:.2f}' for s in systems)])
         rows.append(['Fréchet (mean)', *(f'{np.mean(frechet[s]):.1f}' for s in systems)])
+        rows.append(['temperature (median)', '', '',
+                     *(f'{np.median(temperatures[s]):g}' for s in ADAPT_SECONDS)])
         print(format_table(['listener', f'default ({default})', *systems[1:]], rows))
 
         # -- goals -------------------------------------------------------------------------
@@ -269,4 +279,7 @@ def plot_styles(path: Path, info: dict, adapted, checkpoint, manifest) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from publish import run_and_publish
+
+    run_and_publish('bench_styles', main)

@@ -5,9 +5,9 @@ preset, of `small` and of the paper's, and the peak memory of a real `lhg-ros tr
     .venv/bin/python bench/bench_training.py [--sessions 6]
 
 One core for extraction (the per-core figure); training uses the machine's threads. Extraction
-and throughput run on a synthetic session (lhg_ros.data.synthetic_sessions); the memory rows
+and throughput run on a synthetic session (lhg_ros.synthetic.smoke_sessions); the memory rows
 run `lhg-ros train --preset P --epochs 1` (the recipe's batch of 4) on a generated corpus of
-``--sessions`` sessions (lhg_ros.data.corpus) in a process of its own, whose peak resident
+``--sessions`` sessions (lhg_ros.synthetic.corpus) in a process of its own, whose peak resident
 memory (RSS) is read from the kernel. References in the same run: extraction against real time
 (1x), training against the paper's 0.5 B preset on the same segments.
 """
@@ -48,13 +48,13 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from lhg_ros.data.corpus import make_corpus
     from lhg_ros.data.extract import extract_dataset, extract_participant, load_features
     from lhg_ros.data.manifest import load_manifest
     from lhg_ros.data.segments import listener_segments
-    from lhg_ros.data.synthetic_sessions import make_dataset
-    from lhg_ros.model.config import preset
-    from lhg_ros.model.network import ListenerModel
+    from lhg_ros.network.config import preset
+    from lhg_ros.network.lstm_transformer import ListenerModel
+    from lhg_ros.synthetic.corpus import make_corpus
+    from lhg_ros.synthetic.smoke_sessions import make_dataset
     from lhg_ros.training.config import TrainConfig
     from lhg_ros.training.trainer import StyleClips, build_examples, loss_on
 
@@ -121,4 +121,7 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from publish import run_and_publish
+
+    run_and_publish('bench_training', main)

@@ -49,3 +49,4 @@ def best_of(repeats: int, run) -> float:
 def percentiles_us(samples_s: list[float]) -> tuple[float, float]:
     values = np.array(samples_s) * 1e6
     return float(np.percentile(values, 50)), float(np.percentile(values, 99))
+

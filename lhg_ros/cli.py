@@ -6,7 +6,7 @@ import sys
 
 from lhg_ros import __version__
 from lhg_ros.features.face_mesh import FACE_SELECTIONS
-from lhg_ros.model.config import PRESETS, preset_sizes
+from lhg_ros.network.config import PRESETS, preset_sizes
 
 
 def _command(module: str, function: str = 'main'):
@@ -88,7 +88,7 @@ def _add_model_tools(subparsers) -> None:
 def _add_data_tools(subparsers) -> None:
     data = subparsers.add_parser(
         'data', help='dyadic datasets: validate, extract features, make synthetic sessions',
-        description='Datasets of dyadic conversations described by a manifest (see README).')
+        description='Datasets of dyadic conversations described by a manifest (docs/own-data.md).')
     commands = data.add_subparsers(title='data commands', metavar='COMMAND', required=True)
     parser = commands.add_parser('validate', help='name every problem of a manifest')
     parser.add_argument('manifest', help='the dataset\'s manifest.yaml')
@@ -113,7 +113,7 @@ def _add_data_tools(subparsers) -> None:
         description='Sessions of generated speech (several espeak-ng voices, rates, pitches, '
                     'pauses, room noise) with speaker head motion, and a listener whose nods, '
                     'sway and posture shifts follow published listening statistics (see '
-                    'lhg_ros.data.corpus). The shipped model is trained on it.')
+                    'lhg_ros.synthetic.corpus). The shipped model is trained on it.')
     parser.add_argument('output', help='folder for the sessions and manifest.yaml')
     parser.add_argument('--sessions', type=int, default=60,
                         help='sessions to make (the shipped model: 180)')
@@ -207,8 +207,9 @@ def _add_eval(subparsers) -> None:
 def _add_sampling(parser) -> None:
     """The model's sampling options, as listener_node's parameters of the same names."""
     parser.add_argument('--expressiveness', type=float, default=1.0, metavar='T',
-                        help='how freely the model samples its motion: 0 = the most likely '
-                             'motion, 1 = as learned (default), up to 2 = livelier')
+                        help='how freely the model samples its motion, times the style\'s '
+                             'temperature: 0 = the most likely motion, 1 = as learned '
+                             '(default), up to 2 = livelier')
     parser.add_argument('--style', default='',
                         help="the model's listening style: a shipped style's name (the "
                              'starter model: calm, attentive, animated, reserved, thoughtful, '

@@ -100,6 +100,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--engine-cache-dir', default='',
                         help='engine cache to use (default: a fresh one under out/gpu-check, '
                              'so that the build is timed)')
+    parser.add_argument('--docs', default=str(DOCS_PAGE),
+                        help='where to write the table as Markdown ("" for nowhere; default: '
+                             'docs/gpu-check.md, which the docs link to)')
     parser.add_argument('--validate-only', action='store_true', help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -171,7 +174,7 @@ def make_comparing_backend(reference, candidate):
     reference's prediction, so that a closed loop follows the reference while ``worst``
     collects, per output (prediction and every state output), the largest difference."""
     from lhg_ros.backends.base import Backend
-    from lhg_ros.model.config import PREDICTION, output_name
+    from lhg_ros.network.config import PREDICTION, output_name
 
     class ComparingBackend(Backend):
         name = f'{candidate.name} vs {reference.name}'
@@ -214,7 +217,7 @@ def synthetic_conversation(info: dict, seconds_: float, seed: int = 0):
     import numpy as np
 
     from lhg_ros.features.audio import FEATURE_DIM
-    from lhg_ros.features.pose_features import POSE_DIM
+    from lhg_ros.features.motion_features import POSE_DIM
 
     rng = np.random.default_rng(seed)
     stats = info['normalization']
@@ -238,7 +241,7 @@ def closed_loop_differences(reference, candidate, steps: int, seed: int = 0, sty
     ``steps`` steps, the candidate stepped on the same inputs; returns (largest difference per
     output, steps run)."""
     from lhg_ros.evaluation.offline import run_policy
-    from lhg_ros.motion.listener import ModelPolicy
+    from lhg_ros.motion.model_policy import ModelPolicy
 
     comparing = make_comparing_backend(reference, candidate)
     warmup_s = 1.0
@@ -253,7 +256,7 @@ def parity_result(worst: dict[str, float], steps: int, tolerance: float
                   ) -> tuple[str, bool]:
     """The row of a comparison: the prediction's largest difference (what the tolerance
     applies to) and the state output that differed most (for the reader)."""
-    from lhg_ros.model.config import PREDICTION
+    from lhg_ros.network.config import PREDICTION
 
     prediction = worst.get(PREDICTION, math.inf)
     states = {k: v for k, v in worst.items() if k != PREDICTION}
@@ -346,7 +349,7 @@ def timing_checks(checks, label: str, checkpoint, engines: dict, steps: int, log
     """p50/p99 per step of one model on torch CUDA (eager, CUDA graphs) and TensorRT."""
     from lhg_ros.backends import load_backend
     from lhg_ros.commands.model_tools import time_steps
-    from lhg_ros.model.checkpoint import read_model_config
+    from lhg_ros.network.checkpoint import read_model_config
 
     budget_ms = 1000 * read_model_config(checkpoint)[0].step_seconds
     limit = f'p99 <= {budget_ms:.0f} ms'
@@ -464,7 +467,7 @@ def dds_check(checkpoint, cache_dir: Path, seconds_: float, work: Path, log,
         raise RuntimeError(f'rclpy and the message packages are needed ({exc}): pip install '
                            '".[ros]" or source a ROS 2 distribution') from None
     from lhg_ros.dds_probe import pick_private_domain, private_ros_env
-    from lhg_ros.model.checkpoint import read_model_config
+    from lhg_ros.network.checkpoint import read_model_config
     from lhg_ros.nodes.common import image_from_rows, sensor_qos
 
     config, info = read_model_config(checkpoint)
@@ -585,8 +588,8 @@ def paper_checks(checks, args, out: Path, log) -> None:
     """The paper preset (untrained weights: speed only) on torch CUDA; TensorRT is skipped
     with its reason."""
     def write():
-        from lhg_ros.model.checkpoint import random_checkpoint
-        from lhg_ros.model.config import preset
+        from lhg_ros.network.checkpoint import random_checkpoint
+        from lhg_ros.network.config import preset
 
         started = time.perf_counter()
         path = random_checkpoint(Path(tempfile.mkdtemp(prefix='paper-', dir=out)) / 'paper',
@@ -602,6 +605,23 @@ def paper_checks(checks, args, out: Path, log) -> None:
         for file in written[0].parent.iterdir():
             file.unlink()
         written[0].parent.rmdir()
+
+
+DOCS_PAGE = Path(__file__).resolve().parent.parent / 'docs' / 'gpu-check.md'
+
+
+def write_docs(path: str, report: str, summary: str, argv: list[str]) -> None:
+    """The GPU check's table as a page of the docs (written by this script, not by hand)."""
+    import datetime
+    import platform
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(
+        '# GPU check\n\nWritten by `make gpu-check` (scripts/gpu_check.sh; do not edit by '
+        'hand): the TensorRT and CUDA rows of the listener on an NVIDIA GPU. Back to the '
+        f'[README](../README.md).\n\n_{datetime.date.today().isoformat()}, '
+        f'{platform.machine()}, Python {platform.python_version()}, arguments: '
+        f'{" ".join(argv) or "(none)"}_\n\n```text\n{report}\n\n{summary}\n```\n')
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -622,12 +642,14 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the table is printed whatever happened
         log(traceback.format_exc().rstrip())
         checks.append(Check('(gpu-check itself)', one_line(exc), '', FAILED))
-    print()
-    print(format_report(checks))
+    report = format_report(checks)
     failed = [c.name for c in checks if c.status == FAILED]
-    print(f'\n{len(checks) - len(failed)} of {len(checks)} checks passed or skipped in '
-          f'{time.monotonic() - started:.0f} s' + (f'; FAILED: {", ".join(failed)}'
-                                                  if failed else ''))
+    summary = (f'{len(checks) - len(failed)} of {len(checks)} checks passed or skipped in '
+               f'{time.monotonic() - started:.0f} s' + (f'; FAILED: {", ".join(failed)}'
+                                                       if failed else ''))
+    print(f'\n{report}\n\n{summary}')
+    if args.docs:
+        write_docs(args.docs, report, summary, sys.argv[1:] if argv is None else argv)
     return exit_code(checks)
 
 

@@ -2,13 +2,13 @@
 
     .venv/bin/python scripts/make_face_reference.py
 
-See lhg_ros/features/head_pose.py for what the reference is and how it is used.
+See lhg_ros/features/landmark_pose.py for what the reference is and how it is used.
 """
 
 from skimage import data
 
 from lhg_ros.features.face_mesh import FaceMeshDetector
-from lhg_ros.features.head_pose import REFERENCE_FILE, build_face_reference
+from lhg_ros.features.landmark_pose import REFERENCE_FILE, build_face_reference
 
 
 def main() -> None:

@@ -129,7 +129,7 @@ def speech_samples(speech):
 def face_video(tmp_path_factory):
     """A 2 s, 25 fps MP4 of the face rolling +-20 degrees and drifting sideways; returns
     (path, per-frame roll in degrees, per-frame dx in pixels)."""
-    from lhg_ros.synthetic_speaker import write_face_video
+    from lhg_ros.synthetic.speaker_scene import write_face_video
 
     t = np.arange(50) / 25.0
     rolls = 20.0 * np.sin(2 * np.pi * 0.5 * t)
@@ -143,7 +143,7 @@ def synthetic(tmp_path_factory):
     """Two synthetic dyadic sessions (real speech, a real face), extracted."""
     from lhg_ros.data.extract import extract_dataset
     from lhg_ros.data.manifest import load_manifest
-    from lhg_ros.data.synthetic_sessions import make_dataset
+    from lhg_ros.synthetic.smoke_sessions import make_dataset
 
     root = tmp_path_factory.mktemp('dataset')
     dataset = load_manifest(make_dataset(root, sessions=2, turns=2))
@@ -153,12 +153,12 @@ def synthetic(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def corpus(tmp_path_factory):
-    """A small starter corpus (lhg_ros.data.corpus): four 1-minute sessions of generated
+    """A small starter corpus (lhg_ros.synthetic.corpus): four 1-minute sessions of generated
     speech, speaker motion and a stochastic listener (a person of another style in each), one
     held out; extracted."""
-    from lhg_ros.data.corpus import make_corpus
     from lhg_ros.data.extract import extract_dataset
     from lhg_ros.data.manifest import load_manifest
+    from lhg_ros.synthetic.corpus import make_corpus
 
     root = tmp_path_factory.mktemp('corpus')
     dataset = load_manifest(make_corpus(root, sessions=4, held_out=1, minutes=(1.0, 1.1),

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from lhg_ros.backends import BackendError, load_backend
-from lhg_ros.model.checkpoint import random_checkpoint
-from lhg_ros.model.config import ModelConfig
+from lhg_ros.network.checkpoint import random_checkpoint
+from lhg_ros.network.config import ModelConfig
 
 CONFIG = ModelConfig(d_model=64, j_layers=2, q_layers=2, r_layers=2, ffn_bottleneck=32,
                      heads=4, audio_window_s=0.5, motion_window_s=0.6)
@@ -134,7 +134,7 @@ def test_wrong_input_shapes_are_refused_by_name(checkpoint):
 
 def test_generation_keeps_the_warm_up_and_then_runs_on_its_own(checkpoint):
     from lhg_ros.evaluation.offline import run_policy
-    from lhg_ros.motion.listener import ModelPolicy
+    from lhg_ros.motion.model_policy import ModelPolicy
 
     rng = np.random.default_rng(5)
     frames = 75  # 3 s
@@ -160,8 +160,8 @@ def test_without_torch_a_missing_onnx_model_says_where_to_export_it(tmp_path, mo
     import sys
 
     from lhg_ros.backends.step_model import step_onnx_path
-    from lhg_ros.model.checkpoint import checkpoint_paths
     from lhg_ros.models import STARTER
+    from lhg_ros.network.checkpoint import checkpoint_paths
 
     # Importing the exporter (torch) fails, as it does where torch is not installed.
     monkeypatch.setitem(sys.modules, 'lhg_ros.backends.onnx_export', None)

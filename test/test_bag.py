@@ -88,7 +88,7 @@ def speaker_video(speech, tmp_path_factory):
     """The speaker's face for the whole of the ``speech`` fixture, at 29.97 fps."""
     import soundfile as sf
 
-    from lhg_ros.synthetic_speaker import speaker_motion, write_face_video
+    from lhg_ros.synthetic.speaker_scene import speaker_motion, write_face_video
 
     _, rolls, shifts = speaker_motion(sf.info(str(speech[0])).duration, fps=29.97)
     return write_face_video(tmp_path_factory.mktemp('camera') / 'speaker.mp4', rolls, shifts,

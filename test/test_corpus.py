@@ -1,12 +1,12 @@
 """The starter corpus: real speech with varied voices and pauses, and listeners of several styles
-who move as much as people do while listening (lhg_ros.data.corpus cites the figures)."""
+who move as much as people do while listening (lhg_ros.synthetic.corpus cites the figures)."""
 
 import numpy as np
 
-from lhg_ros.data import corpus as corpus_module
 from lhg_ros.data.extract import load_features
 from lhg_ros.evaluation import measures
 from lhg_ros.motion.nods import detect_nods
+from lhg_ros.synthetic import corpus as corpus_module
 
 
 def truths(corpus):

@@ -10,9 +10,9 @@ from conftest import BIN
 from lhg_ros.evaluation.closed_loop import StillHead, dataset_recordings, evaluate_policy, variety
 from lhg_ros.evaluation.measures import ANGLES
 from lhg_ros.evaluation.report import evaluate, write_report
-from lhg_ros.model.checkpoint import random_checkpoint
-from lhg_ros.model.config import preset
 from lhg_ros.motion.rules import RuleListener
+from lhg_ros.network.checkpoint import random_checkpoint
+from lhg_ros.network.config import preset
 
 
 @pytest.fixture(scope='module')
@@ -22,7 +22,9 @@ def checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def report(corpus, checkpoint):
-    return evaluate(corpus, checkpoint, teacher_forced=True)
+    from lhg_ros.training.teacher_forced import teacher_forced_errors
+
+    return evaluate(corpus, checkpoint, teacher_forced=teacher_forced_errors)
 
 
 def test_eval_scores_every_system_in_closed_loop_against_the_listener(report):
@@ -90,7 +92,7 @@ class RandomNodder:
 
 def test_two_seeds_differ_and_one_seed_repeats(corpus, checkpoint):
     from lhg_ros.backends import load_backend
-    from lhg_ros.motion.listener import ModelPolicy
+    from lhg_ros.motion.model_policy import ModelPolicy
 
     recording = dataset_recordings(corpus, corpus.held_out)[0]
     apart = variety(RandomNodder(0), RandomNodder(1), recording)
@@ -123,7 +125,7 @@ def test_the_report_files_are_written(report, tmp_path):
 
 
 def test_generate_writes_motion_and_a_video(tmp_path):
-    from lhg_ros.synthetic_speaker import speak, speaker_motion, write_face_video
+    from lhg_ros.synthetic.speaker_scene import speak, speaker_motion, write_face_video
 
     audio = speak(['I went to the market this morning to buy some bread.',
                    'The baker told me a long story about his holidays.'], tmp_path / 's.wav')
@@ -165,7 +167,7 @@ def test_generate_on_a_clip_with_cuts_and_empty_frames_reports_what_it_saw(tmp_p
     the speech lasts over a second longer than the video."""
     import cv2
 
-    from lhg_ros.synthetic_speaker import face_frame, speak
+    from lhg_ros.synthetic.speaker_scene import face_frame, speak
 
     audio = speak(['I went to the market this morning to buy some bread.',
                    'The baker told me a long story about his summer holidays.'],
@@ -203,7 +205,7 @@ def test_generate_on_a_clip_with_cuts_and_empty_frames_reports_what_it_saw(tmp_p
 def test_generate_without_a_face_says_so(tmp_path):
     import cv2
 
-    from lhg_ros.synthetic_speaker import speak
+    from lhg_ros.synthetic.speaker_scene import speak
 
     audio = speak(['Hello there.'], tmp_path / 's.wav')
     writer = cv2.VideoWriter(str(tmp_path / 'blank.mp4'), cv2.VideoWriter_fourcc(*'mp4v'), 25,

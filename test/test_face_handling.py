@@ -5,7 +5,7 @@ import numpy as np
 
 from lhg_ros.data.extract import resample_poses
 from lhg_ros.features.face_mesh import FaceSelector
-from lhg_ros.motion.listener import StreamAligner
+from lhg_ros.motion.alignment import StreamAligner
 
 FPS = 29.97
 

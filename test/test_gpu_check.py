@@ -104,8 +104,8 @@ def onnx_vs_torch():
 
 
 def test_the_closed_loop_comparison_covers_every_output_of_the_step(onnx_vs_torch):
-    from lhg_ros.model.checkpoint import read_model_config
     from lhg_ros.models import starter_checkpoint
+    from lhg_ros.network.checkpoint import read_model_config
 
     worst, steps = onnx_vs_torch
     config, _ = read_model_config(starter_checkpoint())

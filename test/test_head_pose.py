@@ -5,16 +5,16 @@ import pytest
 import transforms3d
 
 from lhg_ros.features.face_mesh import FaceMeshDetector, select_face
-from lhg_ros.features.head_pose import (
+from lhg_ros.features.head_tracking import SpeakerHeadTracker, extract_video_file
+from lhg_ros.features.landmark_pose import (
     FaceReference,
     HeadPoseSolver,
     build_face_reference,
     umeyama,
 )
-from lhg_ros.features.pose_features import MOTION_DIM, MotionFeatureStream, motion_features
-from lhg_ros.features.speaker_head import SpeakerHeadTracker, extract_video_file
+from lhg_ros.features.motion_features import MOTION_DIM, MotionFeatureStream, motion_features
 from lhg_ros.filters import OneEuroFilter
-from lhg_ros.synthetic_speaker import CANVAS, face_frame
+from lhg_ros.synthetic.speaker_scene import CANVAS, face_frame
 
 
 @pytest.fixture(scope='module')

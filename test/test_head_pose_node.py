@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import node_command, spin_until
-from lhg_ros.synthetic_speaker import face_frame
+from lhg_ros.synthetic.speaker_scene import face_frame
 
 pytestmark = pytest.mark.ros
 

@@ -7,16 +7,11 @@ import numpy as np
 import pytest
 
 from lhg_ros.cli import main as cli
-from lhg_ros.evaluation.latency import (
-    STAGES,
-    WORK,
-    FeaturesLatencyLog,
-    ListenerLatencyLog,
-    stage_times,
-)
+from lhg_ros.evaluation.latency import STAGES, WORK, stage_times
+from lhg_ros.latency_log import FeaturesLatencyLog, ListenerLatencyLog
+from lhg_ros.motion.alignment import StampedBuffer
 from lhg_ros.motion.controller import WINDOW_S, ControllerConfig, ListenerController
 from lhg_ros.motion.joints import JointMap
-from lhg_ros.motion.listener import StampedBuffer
 from lhg_ros.motion.rules import RuleListener
 
 NOW = 1_800_000_000.0

@@ -3,21 +3,18 @@
 import numpy as np
 import transforms3d
 
+from lhg_ros.features.audio import SILENCE_LOG, silence_features
 from lhg_ros.features.audio_frontend import extract_audio_file
-from lhg_ros.features.head_pose import (
+from lhg_ros.features.landmark_pose import (
     NEUTRAL_IN_OPTICAL,
     OPTICAL_IN_BODY,
     dof_from_camera_pose,
 )
-from lhg_ros.motion.listener import (
-    SILENCE_LOG,
-    ListenerRuntime,
-    StreamAligner,
-    silence_features,
-)
+from lhg_ros.motion.alignment import StreamAligner
 from lhg_ros.motion.nods import NodDetector
 from lhg_ros.motion.rules import RuleListener
-from lhg_ros.synthetic_speaker import speak
+from lhg_ros.motion.runtime import ListenerRuntime
+from lhg_ros.synthetic.speaker_scene import speak
 
 
 def rule_poses(features):
@@ -125,7 +122,7 @@ def test_an_outside_voice_activity_decision_overrides_the_energy_detector():
 def test_the_speakers_slow_mean_is_removed_alike_online_and_offline():
     """Where the camera sits must not matter to a model with speaker_highpass_s: a constant
     offset of the speaker's pose vanishes, and chunking does not change the result."""
-    from lhg_ros.features.pose_features import SlowMeanRemover
+    from lhg_ros.features.motion_features import SlowMeanRemover
 
     rng = np.random.default_rng(0)
     poses = np.cumsum(rng.normal(0, 0.01, (300, 6)), axis=0)

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import node_command, spin_until
 from lhg_ros.features.audio_frontend import extract_audio_file
-from lhg_ros.synthetic_speaker import speak
+from lhg_ros.synthetic.speaker_scene import speak
 
 pytestmark = pytest.mark.ros
 SENTENCES = ['I went to the market this morning to buy some bread.',

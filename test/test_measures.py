@@ -221,8 +221,8 @@ def test_drift_finds_a_head_that_walks_away_not_a_person_whose_posture_comes_and
     """30 minutes of the starter corpus's listener (sway, posture shifts that settle) has no
     drift, though single minutes' means lie degrees apart; the same listener on a yaw that
     walks 1.5 deg over the half hour, or a random walk, has."""
-    from lhg_ros.data import corpus
     from lhg_ros.evaluation.closed_loop import drift_deg, minute_spread_deg
+    from lhg_ros.synthetic import corpus
 
     rng = np.random.default_rng(5)
     utterances = [(t, t + 3.0) for t in np.arange(1.0, 1795.0, 4.5)]

@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from lhg_ros.model import mixture
-from lhg_ros.model.checkpoint import (
+from lhg_ros.network import mixture
+from lhg_ros.network.checkpoint import (
     CheckpointError,
     checkpoint_paths,
     load_checkpoint,
     random_checkpoint,
     save_checkpoint,
 )
-from lhg_ros.model.config import PRESET_PARAMETERS, PRESETS, ModelConfig, preset
-from lhg_ros.model.network import ListenerModel, count_parameters
+from lhg_ros.network.config import PRESET_PARAMETERS, PRESETS, ModelConfig, preset
+from lhg_ros.network.lstm_transformer import ListenerModel, count_parameters
 
 # Windows shorter than the test sequences, so the bounded attention is really exercised.
 SMALL_WINDOWS = ModelConfig(d_model=32, j_layers=2, q_layers=2, r_layers=2, ffn_bottleneck=16,

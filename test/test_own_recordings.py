@@ -1,4 +1,4 @@
-"""Your own recordings, end to end, as the README's "Your own data" section describes them: two
+"""Your own recordings, end to end, as docs/own-data.md describes them: two
 people in conversation, each with their own microphone (espeak-ng speech, two voices, taking
 turns) and their own camera (the real face photograph moving, one camera at 29.97 fps and one
 at 25), described by a manifest; then, through the command line, validate, extract, train one
@@ -34,7 +34,7 @@ def record_session(folder, seed: int) -> dict:
     noise) and their own video; returns its manifest entry with the floor annotated."""
     import soundfile as sf
 
-    from lhg_ros.synthetic_speaker import speak, speaker_motion, write_face_video
+    from lhg_ros.synthetic.speaker_scene import speak, speaker_motion, write_face_video
 
     folder.mkdir(parents=True)
     rng = np.random.default_rng(seed)

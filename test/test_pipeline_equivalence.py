@@ -7,11 +7,11 @@ import pytest
 
 from lhg_ros.commands.demo import COMPARE, make_inputs, run_pipeline
 from lhg_ros.evaluation.offline import make_policy
-from lhg_ros.evaluation.replay import audio_blocks, replay
-from lhg_ros.features.speaker_head import extract_video_file
+from lhg_ros.features.head_tracking import extract_video_file
 from lhg_ros.filters import OneEuroFilter
 from lhg_ros.motion.joints import JointMap
 from lhg_ros.motion.nods import NodDetector
+from lhg_ros.motion.replay import audio_blocks, replay
 
 
 @pytest.fixture(scope='module')

@@ -1,6 +1,7 @@
-"""The README's command table and its "Your own data" commands match the tools: every
-``lhg-ros`` command is in the table (and nothing else is), and the data section's commands run
-as written, with only the sizes made small (fewer sessions, one epoch, a tiny preset)."""
+"""The documented command table and "Your own data" commands match the tools: every
+``lhg-ros`` command is in the table of docs/cli.md (and nothing else is), and the commands of
+docs/own-data.md run as written, with only the sizes made small (fewer sessions, one epoch, a
+tiny preset). (The README links to both pages.)"""
 
 import re
 import shlex
@@ -8,7 +9,8 @@ import subprocess
 
 from conftest import BIN, REPO
 
-README = (REPO / 'README.md').read_text()
+CLI_PAGE = (REPO / 'docs' / 'cli.md').read_text()
+OWN_DATA_PAGE = (REPO / 'docs' / 'own-data.md').read_text()
 
 
 def cli_commands() -> set[str]:
@@ -26,8 +28,8 @@ def cli_commands() -> set[str]:
 
 
 def table_commands() -> set[str]:
-    """The commands named in the README's table of commands."""
-    table = README[README.index('| command | what it does'):]
+    """The commands named in the table of commands of docs/cli.md."""
+    table = CLI_PAGE[CLI_PAGE.index('| command | what it does'):]
     table = table[:table.index('\n\n')]
     cells = [row.split('|')[1] for row in table.splitlines()[2:]]
     return {name for cell in cells for name in re.findall(r'`([a-z][a-z -]*)`', cell)}
@@ -40,15 +42,15 @@ def test_the_command_table_lists_every_command_and_only_those():
 def bash_block_after(marker: str) -> list[list[str]]:
     """The commands of the ```bash block holding ``marker``: continuation lines joined,
     comments left out."""
-    start = README.index(marker)
-    block = README[README.rindex('```bash', 0, start) + len('```bash'):]
+    start = OWN_DATA_PAGE.index(marker)
+    block = OWN_DATA_PAGE[OWN_DATA_PAGE.rindex('```bash', 0, start) + len('```bash'):]
     block = block[:block.index('```')].replace('\\\n', ' ')
     return [shlex.split(line, comments=True) for line in block.splitlines()
             if shlex.split(line, comments=True)]
 
 
 def run_small(command: list[str], where, sizes: dict[str, str]) -> subprocess.CompletedProcess:
-    """``command`` as the README writes it, in ``where``, with ``sizes`` (option -> value)
+    """``command`` as docs/own-data.md writes it, in ``where``, with ``sizes`` (option -> value)
     replaced and a training command held to one epoch of a tiny model."""
     assert command[0] == 'lhg-ros', command
     args = list(command[1:])

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from lhg_ros.backends import load_backend
-from lhg_ros.model.checkpoint import CheckpointError, checkpoint_paths, load_checkpoint
 from lhg_ros.models import starter_checkpoint
-from lhg_ros.motion.listener import ModelPolicy
+from lhg_ros.motion.model_policy import ModelPolicy
+from lhg_ros.network.checkpoint import CheckpointError, checkpoint_paths, load_checkpoint
 
 STARTER = starter_checkpoint()
 
@@ -25,7 +25,7 @@ def test_the_starter_model_is_small_and_comes_with_its_card_and_recipe():
     assert all(f.is_file() for f in files)
     assert sum(f.stat().st_size for f in folder.iterdir()) <= 10e6
     model, info = load_checkpoint(STARTER)
-    from lhg_ros.model.network import count_parameters
+    from lhg_ros.network.lstm_transformer import count_parameters
 
     assert count_parameters(model) <= 5e6
     assert info['config']['voice_activity'] and len(info['speaker_neutral']) == 6
@@ -101,10 +101,10 @@ def test_speaker_poses_that_come_late_leave_the_motion_as_lively(tmp_path):
     pose in rather than wait for it: with the poses of held-out sessions (listeners and
     speakers the model never saw, heads moving) 120 ms late, the model moves and nods as much
     as with them on time."""
-    from lhg_ros.data.corpus import make_corpus
     from lhg_ros.data.extract import extract_dataset
     from lhg_ros.data.manifest import load_manifest
     from lhg_ros.evaluation.closed_loop import dataset_recordings, evaluate_policy, late_poses
+    from lhg_ros.synthetic.corpus import make_corpus
 
     dataset = load_manifest(make_corpus(tmp_path / 'held_out', sessions=3, held_out=3,
                                         minutes=(1.5, 2.0), seed=1000))

@@ -19,9 +19,9 @@ def test_corpus_listeners_are_people_of_a_style_in_several_sessions(tmp_path):
     """Each training listener is one person in several sessions, with their style in the
     manifest; held-out listeners are people of their own, whom no general model trains on,
     with a session to fine-tune from and one held out to judge by."""
-    from lhg_ros.data.corpus import STYLES, make_corpus
     from lhg_ros.data.manifest import load_manifest
     from lhg_ros.data.segments import split_sessions
+    from lhg_ros.synthetic.corpus import STYLES, make_corpus
 
     dataset = load_manifest(make_corpus(tmp_path, sessions=8, held_out=4, minutes=(0.2, 0.25),
                                         per_listener=2))
@@ -57,9 +57,9 @@ def test_the_numpy_style_encoder_is_the_trained_one(tmp_path):
     """lhg-ros adapt makes styles without torch: its encoder gives the network's numbers."""
     import torch
 
-    from lhg_ros.model.checkpoint import load_checkpoint, random_checkpoint
-    from lhg_ros.model.config import preset
-    from lhg_ros.model.style import StyleEncoder, style_features
+    from lhg_ros.network.checkpoint import load_checkpoint, random_checkpoint
+    from lhg_ros.network.config import preset
+    from lhg_ros.network.style import StyleEncoder, style_features
 
     path = random_checkpoint(tmp_path / 'm', preset('tiny'))
     model, _ = load_checkpoint(path)
@@ -72,9 +72,9 @@ def test_the_numpy_style_encoder_is_the_trained_one(tmp_path):
 
 
 def test_style_files_belong_to_their_model(tmp_path):
-    from lhg_ros.model.checkpoint import read_sidecar
-    from lhg_ros.model.style import StyleError, read_style, resolve_style, write_style
     from lhg_ros.models import starter_checkpoint
+    from lhg_ros.network.checkpoint import read_sidecar
+    from lhg_ros.network.style import StyleError, read_style, resolve_style, write_style
 
     info = read_sidecar(starter_checkpoint())
     dim = info['config']['style_dim']
@@ -91,6 +91,55 @@ def test_style_files_belong_to_their_model(tmp_path):
     assert resolve_style('', info)[0] == info['default_style'] == 'attentive'
 
 
+def test_a_style_carries_its_temperature(tmp_path):
+    """A style is how a listener moves and how much: a style file's temperature (and a named
+    style's, from the sidecar) scales the sampling, eases in with the style when it changes
+    while running, and a temperature out of range is refused with one line."""
+    from lhg_ros.backends import load_backend
+    from lhg_ros.models import starter_checkpoint
+    from lhg_ros.motion.model_policy import ModelPolicy
+    from lhg_ros.network.style import StyleError, resolve_style_temperature, write_style
+
+    backend = load_backend('onnxruntime', starter_checkpoint())
+    info = backend.info
+    temperatures = info['style_temperatures']
+    # calm listeners move less than animated ones: their fitted temperatures say so
+    assert temperatures['calm'] < temperatures['animated']
+    assert resolve_style_temperature('calm', info)[2] == temperatures['calm']
+    vector = resolve_style_temperature('animated', info)[1]
+    quiet = write_style(tmp_path / 'quiet.json', vector, 'quiet', info, temperature=0.4)
+    policy = ModelPolicy(backend, style=str(quiet), expressiveness=1.5)
+    assert policy.temperature == pytest.approx(0.6)
+    policy.set_style('animated')
+    audio = np.zeros((backend.config.audio_per_step, 81), np.float32)
+    poses = np.zeros((backend.config.frames_per_step, backend.config.motion_dim), np.float32)
+    policy.step(audio, poses, poses)
+    eased = policy.temperature
+    assert 0.6 < eased < 1.5 * temperatures['animated']
+    for _ in range(40):
+        policy.step(audio, poses, poses)
+    assert policy.temperature == pytest.approx(1.5 * temperatures['animated'], rel=1e-3)
+    hot = write_style(tmp_path / 'hot.json', vector, 'hot', info, temperature=40.0)
+    with pytest.raises(StyleError, match='temperature must be a number in'):
+        ModelPolicy(backend, style=str(hot))
+
+
+def test_a_lower_temperature_moves_the_head_less(speech_recording):
+    """The same style vector at half its temperature, on the same speech: less head motion
+    (what makes calm calm and what adapt fits to a person)."""
+    from lhg_ros.backends import load_backend
+    from lhg_ros.evaluation.styles import closed_loop_poses, listening_statistics
+    from lhg_ros.models import starter_checkpoint
+    from lhg_ros.network.style import resolve_style
+
+    backend = load_backend('onnxruntime', starter_checkpoint())
+    vector = resolve_style('animated', backend.info)[1]
+    stats = {t: listening_statistics(*closed_loop_poses(backend, [speech_recording], vector, 0,
+                                                        t)) for t in (0.5, 1.0)}
+    assert stats[0.5]['rms_pitch'] < 0.85 * stats[1.0]['rms_pitch'], stats
+    assert stats[0.5]['nod_rate'] < stats[1.0]['nod_rate'], stats
+
+
 @pytest.fixture(scope='module')
 def speech_recording(tmp_path_factory):
     from lhg_ros.evaluation.closed_loop import generated_speech
@@ -103,7 +152,7 @@ def stats_in(style, recording, seed=0):
     from lhg_ros.evaluation.closed_loop import rollout
     from lhg_ros.evaluation.styles import listening_statistics
     from lhg_ros.models import starter_checkpoint
-    from lhg_ros.motion.listener import ModelPolicy
+    from lhg_ros.motion.model_policy import ModelPolicy
 
     policy = ModelPolicy(load_backend('onnxruntime', starter_checkpoint()), seed=seed,
                          style=style)
@@ -114,8 +163,8 @@ def stats_in(style, recording, seed=0):
 def test_the_shipped_calm_and_animated_styles_differ_on_the_same_speech(speech_recording):
     """Two minutes of the same speech, closed loop: animated nods more often and moves its
     head more than calm (bench/bench_styles.py measures the 2x over 40 minutes and 3 seeds)."""
-    from lhg_ros.model.checkpoint import read_sidecar
     from lhg_ros.models import starter_checkpoint
+    from lhg_ros.network.checkpoint import read_sidecar
 
     assert {'calm', 'attentive', 'animated'} <= set(read_sidecar(starter_checkpoint())['styles'])
     calm, animated = stats_in('calm', speech_recording), stats_in('animated', speech_recording)
@@ -131,7 +180,7 @@ def test_changing_style_while_running_shows_at_the_next_step_without_a_jump(
     from lhg_ros.backends import load_backend
     from lhg_ros.evaluation.offline import run_policy
     from lhg_ros.models import starter_checkpoint
-    from lhg_ros.motion.listener import ModelPolicy
+    from lhg_ros.motion.model_policy import ModelPolicy
 
     backend = load_backend('onnxruntime', starter_checkpoint())
     change_at = 200  # steps
@@ -169,9 +218,9 @@ def test_changing_style_while_running_shows_at_the_next_step_without_a_jump(
 def test_adapt_from_a_pose_track_writes_a_style_the_node_can_use(corpus, tmp_path):
     """A minute of one listener's head motion -> a style file with a report; generate runs the
     model in it; the vector differs from the default's."""
-    from lhg_ros.model.checkpoint import read_sidecar
-    from lhg_ros.model.style import resolve_style
     from lhg_ros.models import starter_checkpoint
+    from lhg_ros.network.checkpoint import read_sidecar
+    from lhg_ros.network.style import resolve_style
 
     session = corpus.sessions[0]
     track = session.participants['B'].poses
@@ -182,6 +231,12 @@ def test_adapt_from_a_pose_track_writes_a_style_the_node_can_use(corpus, tmp_pat
     assert 'nearest shipped style' in result.stdout
     data = json.loads(out.read_text())
     assert data['name'] == 'someone' and {'person', 'default', 'adapted'} <= set(data['report'])
+    from lhg_ros.evaluation.styles import TEMPERATURE_GRID
+
+    # the temperature fitted is the one of those tried that came closest to the person
+    tried = data['report']['distance_by_temperature']
+    assert data['temperature'] in TEMPERATURE_GRID and len(tried) == len(TEMPERATURE_GRID)
+    assert tried[f"{data['temperature']:g}"] == min(tried.values())
     info = read_sidecar(starter_checkpoint())
     name, vector = resolve_style(str(out), info)
     assert not np.allclose(vector, resolve_style('', info)[1])
@@ -192,7 +247,7 @@ def test_adapt_from_a_pose_track_writes_a_style_the_node_can_use(corpus, tmp_pat
 
 def test_adapt_from_a_video_of_a_face(tmp_path):
     """The path from a video: the real face photograph made into a 12 s moving clip."""
-    from lhg_ros.synthetic_speaker import write_face_video
+    from lhg_ros.synthetic.speaker_scene import write_face_video
 
     t = np.arange(300) / 25.0
     video = write_face_video(tmp_path / 'listener.mp4', 10.0 * np.sin(2 * np.pi * 0.4 * t),

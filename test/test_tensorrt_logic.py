@@ -18,8 +18,8 @@ from lhg_ros.backends.tensorrt_backend import (
     engine_path,
     network_flags,
 )
-from lhg_ros.model.config import ModelConfig
 from lhg_ros.models import STARTER
+from lhg_ros.network.config import ModelConfig
 
 
 class DataType(enum.Enum):
@@ -215,7 +215,7 @@ def test_the_step_io_matches_the_exported_onnx_graph():
     import onnxruntime as ort
 
     from lhg_ros.backends.step_model import step_onnx_path
-    from lhg_ros.model.checkpoint import read_model_config
+    from lhg_ros.network.checkpoint import read_model_config
 
     config, _ = read_model_config(STARTER)
     inputs, outputs = config.step_io()

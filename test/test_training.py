@@ -160,8 +160,8 @@ def test_the_paper_timing_with_its_motion_fed_back_holds_for_five_minutes(corpus
     minutes within a few degrees), and it moves."""
     from lhg_ros.backends import load_backend
     from lhg_ros.evaluation.closed_loop import evaluate_policy, generated_speech
-    from lhg_ros.model.config import preset
-    from lhg_ros.motion.listener import ModelPolicy
+    from lhg_ros.motion.model_policy import ModelPolicy
+    from lhg_ros.network.config import preset
 
     assert preset('paper').motion_rate == 12.5 and preset('paper').step_seconds == 0.24
     assert preset('paper').listener_input == 'motion' and preset('paper').mixtures
@@ -207,8 +207,8 @@ def test_listener_dropout_hides_the_models_own_motion_but_not_its_pose():
     motion features give the same prediction (the means still continue from the pose)."""
     import torch
 
-    from lhg_ros.model.config import preset
-    from lhg_ros.model.network import ListenerModel
+    from lhg_ros.network.config import preset
+    from lhg_ros.network.lstm_transformer import ListenerModel
 
     torch.manual_seed(0)
     model = ListenerModel(preset('tiny')).eval()

@@ -7,17 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from lhg_ros.model.config import ModelConfig
+from lhg_ros.backends.errors import BackendError
+from lhg_ros.network.config import ModelConfig
 
 BACKENDS = {
     'torch': 'lhg_ros.backends.torch_backend:TorchBackend',
     'onnxruntime': 'lhg_ros.backends.onnx_backend:OnnxRuntimeBackend',
     'tensorrt': 'lhg_ros.backends.tensorrt_backend:TensorRTBackend',
 }
-
-
-class BackendError(RuntimeError):
-    """A backend cannot run here or with these options; the message says what to do."""
 
 
 class Backend(ABC):
@@ -38,8 +35,8 @@ class Backend(ABC):
         """audio (12, 81), speaker and listener motion (3, 18) -> (prediction, state): the
         next poses (3, 6), or a mixture model's distribution over its next H frames (K,
         1 + 2 * H * 6; H: ``config.predicted_frames``), sampled by the caller
-        (lhg_ros.model.mixture), who uses the first 3. ``style`` (style_dim,): the listener
-        style of a model with one (lhg_ros.model.style; None: the model's default)."""
+        (lhg_ros.network.mixture), who uses the first 3. ``style`` (style_dim,): the listener
+        style of a model with one (lhg_ros.network.style; None: the model's default)."""
 
     @abstractmethod
     def close(self) -> None:
@@ -53,7 +50,7 @@ class Backend(ABC):
             return None
         if style is None:
             if getattr(self, '_default_style', None) is None:
-                from lhg_ros.model.style import resolve_style
+                from lhg_ros.network.style import resolve_style
 
                 self._default_style = resolve_style('', self.info)[1]
             style = self._default_style

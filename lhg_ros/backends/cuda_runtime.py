@@ -11,7 +11,7 @@ import glob
 
 import numpy as np
 
-from lhg_ros.backends.base import BackendError
+from lhg_ros.backends.errors import BackendError
 
 # Sonames first (what the dynamic loader finds), then the usual install folders.
 LIBRARY_NAMES = ('libcudart.so', 'libcudart.so.13', 'libcudart.so.12', 'libcudart.so.11.0')

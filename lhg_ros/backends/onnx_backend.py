@@ -4,8 +4,8 @@ import numpy as np
 
 from lhg_ros.backends.base import Backend, BackendError
 from lhg_ros.backends.step_model import onnx_for_checkpoint
-from lhg_ros.model.checkpoint import read_model_config
-from lhg_ros.model.config import PREDICTION, STYLE, output_name
+from lhg_ros.network.checkpoint import read_model_config
+from lhg_ros.network.config import PREDICTION, STYLE, output_name
 
 
 class OnnxRuntimeBackend(Backend):
@@ -31,7 +31,7 @@ class OnnxRuntimeBackend(Backend):
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # One intra-op thread by default: the step model is small, extra threads buy nothing
         # and spin-wait between steps, taking a core from FBank and the camera (measured in
-        # the README's Timing section). 0 = ONNX Runtime's default, one per core.
+        # docs/nodes.md, listener_node's timing). 0 = ONNX Runtime's default, one per core.
         if threads:
             options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

@@ -3,7 +3,7 @@
 Shapes are fixed (batch 1, one step); the LSTMs export as the ONNX LSTM operator. Inputs are
 ``audio``, ``speaker``, ``listener``, ``style`` (a model with a style) and the state tensors of
 :meth:`ListenerModel.state_shapes`; outputs are ``prediction`` (poses, or a mixture model's
-distribution: lhg_ros.model.mixture) and ``<state>_out`` for each.
+distribution: lhg_ros.network.mixture) and ``<state>_out`` for each.
 """
 
 import inspect
@@ -13,10 +13,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from lhg_ros.backends.step_model import WEIGHTS_DIGEST_KEY
-from lhg_ros.model.checkpoint import load_checkpoint
-from lhg_ros.model.config import PREDICTION, output_name
-from lhg_ros.model.network import ListenerModel
+from lhg_ros.network.checkpoint import WEIGHTS_DIGEST_KEY, load_checkpoint
+from lhg_ros.network.config import PREDICTION, output_name
+from lhg_ros.network.lstm_transformer import ListenerModel
 
 OPSET = 17
 

@@ -8,12 +8,11 @@ import hashlib
 import os
 from pathlib import Path
 
-from lhg_ros.backends.base import BackendError
-from lhg_ros.model.checkpoint import checkpoint_paths
+from lhg_ros.backends.errors import BackendError
+from lhg_ros.network.checkpoint import WEIGHTS_DIGEST_KEY, checkpoint_paths
 
 # Metadata key inside the ONNX file: the sha256 of the weights it was exported from, so that a
 # copied or installed pair is recognised whatever the file times.
-WEIGHTS_DIGEST_KEY = 'lhg_ros.weights_sha256'
 
 
 def file_digest(path: Path) -> str:

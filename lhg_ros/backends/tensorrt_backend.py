@@ -24,8 +24,8 @@ import numpy as np
 
 from lhg_ros.backends.base import Backend, BackendError
 from lhg_ros.backends.step_model import file_digest, onnx_for_checkpoint
-from lhg_ros.model.checkpoint import checkpoint_paths, read_model_config
-from lhg_ros.model.config import PREDICTION, STYLE, output_name
+from lhg_ros.network.checkpoint import checkpoint_paths, read_model_config
+from lhg_ros.network.config import PREDICTION, STYLE, output_name
 
 MIN_VERSION = (8, 5)  # the name-based tensor API (set_tensor_address, execute_async_v3)
 

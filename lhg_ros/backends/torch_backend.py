@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from lhg_ros.backends.base import Backend, BackendError
-from lhg_ros.model.checkpoint import load_checkpoint
+from lhg_ros.network.checkpoint import load_checkpoint
 
 DTYPES = {'fp32': torch.float32, 'fp16': torch.float16}
 

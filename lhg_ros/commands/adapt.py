@@ -1,10 +1,12 @@
 """``lhg-ros adapt``: a style file from a listener's recorded motion, the network frozen.
 
-The model's style encoder (lhg_ros.model.style.StyleEncoder, numpy: no torch needed) reads
+The model's style encoder (lhg_ros.network.style.StyleEncoder, numpy: no torch needed) reads
 at most ``--seconds`` of the person's head motion (where a face was seen) and gives their
-style vector; nothing else of the model changes. A short report then runs the model on the
-same generated speech in its default style and in the adapted one, beside the person's own
-statistics, and names the shipped style closest to it.
+style vector; nothing else of the model changes. The style's temperature (how much the model
+moves in it) is then fitted on a minute of generated speech so that the model's statistics
+come closest to the person's, and a short report shows the model on that speech in its default
+style and in the adapted one, beside the person's own statistics, and names the shipped style
+closest to it.
 """
 
 import tempfile
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lhg_ros.features.pose_features import MOTION_RATE
+from lhg_ros.features.motion_features import MOTION_RATE
 
 VIDEO_SUFFIXES = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v')
 MIN_SECONDS = 10.0  # less motion than this says too little about how someone listens
@@ -66,7 +68,7 @@ def motion_of(source: Path, person: str = '', progress=None) -> tuple[list[np.nd
                 'pose track')
     if suffix in VIDEO_SUFFIXES:
         from lhg_ros.console import quiet_stderr
-        from lhg_ros.features.speaker_head import extract_video_file
+        from lhg_ros.features.head_tracking import extract_video_file
         from lhg_ros.filters import OneEuroFilter
         from lhg_ros.sources.video import VideoSourceError
 
@@ -124,7 +126,7 @@ def take(runs: list[np.ndarray], seconds: float) -> list[np.ndarray]:
 
 
 def adapt_style(checkpoint, runs: list[np.ndarray]) -> np.ndarray:
-    from lhg_ros.model.style import StyleEncoder, style_features
+    from lhg_ros.network.style import StyleEncoder, style_features
 
     encoder = StyleEncoder(checkpoint)
     features = np.concatenate([style_features(run, encoder.rate) for run in runs])
@@ -132,13 +134,20 @@ def adapt_style(checkpoint, runs: list[np.ndarray]) -> np.ndarray:
 
 
 def report(checkpoint, vector: np.ndarray, runs: list[np.ndarray], backend: str = 'auto',
-           seconds: float = REPORT_SPEECH_S, seed: int = 0) -> dict:
-    """The person's statistics, the model's on ``seconds`` of generated speech in its default
-    style and in ``vector``, and the shipped style nearest to ``vector``."""
+           seconds: float = REPORT_SPEECH_S, seed: int = 0, progress=None) -> dict:
+    """The style's temperature, fitted on ``seconds`` of generated speech so that the model in
+    ``vector`` moves as much as the person did in ``runs``; the person's statistics, the
+    model's on that speech in its default style and adapted (``vector`` at that temperature);
+    and the shipped style nearest to ``vector``. ``progress`` is called per temperature."""
     from lhg_ros.backends import load_backend
     from lhg_ros.evaluation.closed_loop import generated_speech
-    from lhg_ros.evaluation.styles import closed_loop_poses, listening_statistics, style_distance
-    from lhg_ros.model.style import default_style
+    from lhg_ros.evaluation.styles import (
+        closed_loop_poses,
+        fit_temperature,
+        listening_statistics,
+        style_distance,
+    )
+    from lhg_ros.network.style import default_style
 
     model = load_backend(backend, checkpoint)
     info = model.info
@@ -148,14 +157,65 @@ def report(checkpoint, vector: np.ndarray, runs: list[np.ndarray], backend: str 
     with tempfile.TemporaryDirectory() as tmp:
         speech = generated_speech(seconds, tmp, seed=seed)
     person = listening_statistics(runs, MOTION_RATE)
-    out = {'person': person, 'nearest_style': nearest, 'speech_s': seconds}
-    for label, style in (('default', ''), ('adapted', vector)):
-        tracks, rate = closed_loop_poses(model, [speech], style, seed)
+    temperature, tried = fit_temperature(model, [speech], vector, person, progress=progress)
+    out = {'person': person, 'nearest_style': nearest, 'speech_s': seconds,
+           'temperature': temperature,
+           'distance_by_temperature': {f'{t:g}': d for t, d in tried.items()}}
+    for label, style, scale in (('default', '', 1.0), ('adapted', vector, temperature)):
+        tracks, rate = closed_loop_poses(model, [speech], style, seed, scale)
         out[label] = listening_statistics(tracks, rate)
     out['default_style'] = default_style(info)
     out['distance'] = {k: style_distance(out[k], person) for k in ('default', 'adapted')}
     model.close()
     return out
+
+
+def fit_named_styles(checkpoint, manifest, minutes: float = 6.0, backend: str = 'onnxruntime',
+                     log=print) -> dict[str, dict]:
+    """Fit each named style's temperature (lhg_ros.evaluation.styles.fit_named_temperatures)
+    to the listeners of that style in the dataset's training sessions, the model listening to
+    the speech of up to ``minutes`` of its held-out sessions; written into the checkpoint's
+    sidecar (``style_temperatures``). Returns the fit per style."""
+    import json
+
+    from tqdm import tqdm
+
+    from lhg_ros.backends import load_backend
+    from lhg_ros.data.extract import extract_dataset
+    from lhg_ros.data.manifest import load_manifest
+    from lhg_ros.evaluation.closed_loop import dataset_recordings
+    from lhg_ros.evaluation.styles import (
+        TEMPERATURE_GRID,
+        fit_named_temperatures,
+        named_style_listeners,
+    )
+    from lhg_ros.network.checkpoint import checkpoint_paths
+
+    dataset = load_manifest(manifest)
+    extract_dataset(dataset, progress=False)
+    training = [s.id for s in dataset.sessions if s.id not in dataset.held_out]
+    listeners = named_style_listeners(dataset, training)
+    speech, seconds = [], 0.0
+    for recording in dataset_recordings(dataset, sorted(dataset.held_out)):
+        if seconds >= minutes * 60:
+            break
+        speech.append(recording)
+        seconds += recording.seconds
+    if not listeners or not speech:
+        raise AdaptError(f'{manifest} needs listeners with a style in its training sessions '
+                         'and held-out sessions for their speech')
+    model = load_backend(backend, checkpoint)
+    with tqdm(total=len(listeners) * len(TEMPERATURE_GRID), desc='fit style temperatures',
+              unit='try') as bar:
+        fits = fit_named_temperatures(model, listeners, speech,
+                                      progress=lambda: bar.update(1))
+    model.close()
+    sidecar = checkpoint_paths(checkpoint)[1]
+    info = json.loads(sidecar.read_text())
+    info['style_temperatures'] = {name: fit['temperature'] for name, fit in fits.items()}
+    sidecar.write_text(json.dumps(info, indent=2))
+    log(f'wrote style_temperatures into {sidecar} ({seconds / 60:.1f} min of speech)')
+    return fits
 
 
 def further_warning(result: dict, name: str) -> str:
@@ -176,10 +236,10 @@ def adapt_main(args) -> int:
 
     from lhg_ros.backends.base import BackendError
     from lhg_ros.console import format_table
-    from lhg_ros.evaluation.styles import LABELS, STATISTICS, statistics_rows
-    from lhg_ros.model.checkpoint import CheckpointError, read_sidecar
-    from lhg_ros.model.style import StyleError, write_style
+    from lhg_ros.evaluation.styles import LABELS, STATISTICS, TEMPERATURE_GRID, statistics_rows
     from lhg_ros.models import resolve_checkpoint
+    from lhg_ros.network.checkpoint import CheckpointError, read_sidecar
+    from lhg_ros.network.style import StyleError, write_style
 
     source = Path(args.source)
     if args.seconds < MIN_SECONDS:
@@ -188,7 +248,7 @@ def adapt_main(args) -> int:
         return 1
     try:
         checkpoint = resolve_checkpoint(args.checkpoint)
-        with tqdm(total=3, desc='adapt', unit='stage') as bar:
+        with tqdm(total=2 + len(TEMPERATURE_GRID), desc='adapt', unit='stage') as bar:
             bar.set_postfix_str('reading motion')
             frames = tqdm(desc='video frames', unit='frame', leave=False,
                           disable=source.suffix.lower() not in VIDEO_SUFFIXES)
@@ -204,16 +264,17 @@ def adapt_main(args) -> int:
             bar.set_postfix_str('style')
             vector = adapt_style(checkpoint, runs)
             bar.update(1)
-            bar.set_postfix_str('report')
-            result = report(checkpoint, vector, runs, args.backend)
-            bar.update(1)
+            bar.set_postfix_str('temperature and report')
+            result = report(checkpoint, vector, runs, args.backend,
+                            progress=lambda: bar.update(1))
     except (AdaptError, StyleError, CheckpointError, BackendError, OSError) as exc:
         print(f'lhg-ros adapt: {exc}')
         return 1
     name = args.name or args.person or source.stem
     out = Path(args.out) if args.out else Path('out/styles') / f'{name}.json'
     write_style(out, vector, name, read_sidecar(checkpoint),
-                source=f'{source} ({kind}), {seconds:.1f} s of motion', report=result)
+                source=f'{source} ({kind}), {seconds:.1f} s of motion', report=result,
+                temperature=result['temperature'])
     print(f'\n{name}: {seconds:.1f} s of motion from {source}')
     print(format_table(['', *(LABELS[k] for k in STATISTICS)], statistics_rows({
         f'{name} (the recording)': result['person'],
@@ -221,8 +282,8 @@ def adapt_main(args) -> int:
         f'model, adapted to {name}': result['adapted']})))
     print(f"(the model on {result['speech_s']:.0f} s of generated speech; statistics distance "
           f"to {name}: default {result['distance']['default']:.2f}, adapted "
-          f"{result['distance']['adapted']:.2f}; nearest shipped style: "
-          f"{result['nearest_style']})")
+          f"{result['distance']['adapted']:.2f}; temperature {result['temperature']:g}; "
+          f"nearest shipped style: {result['nearest_style']})")
     if warning := further_warning(result, name):
         print(warning)
     print(f'wrote {out}\nuse it: ros2 param set /listener_node style {out.resolve()}')

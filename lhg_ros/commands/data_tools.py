@@ -50,7 +50,7 @@ def extract_main(args) -> int:
 def synth_main(args) -> int:
     from tqdm import tqdm
 
-    from lhg_ros.data.synthetic_sessions import make_dataset
+    from lhg_ros.synthetic.smoke_sessions import make_dataset
 
     with tqdm(total=args.sessions, desc='sessions') as bar:
         path = make_dataset(args.output, sessions=args.sessions, turns=args.turns,
@@ -63,7 +63,7 @@ def synth_main(args) -> int:
 def corpus_main(args) -> int:
     from tqdm import tqdm
 
-    from lhg_ros.data.corpus import make_corpus
+    from lhg_ros.synthetic.corpus import make_corpus
 
     if (not 0 <= args.held_out < args.sessions or args.min_minutes > args.max_minutes
             or args.per_listener < 1):
@@ -79,7 +79,7 @@ def corpus_main(args) -> int:
 
 
 def _train(args, init_checkpoint=None, listener='') -> int:
-    from lhg_ros.model.checkpoint import CheckpointError
+    from lhg_ros.network.checkpoint import CheckpointError
     from lhg_ros.training.config import TrainConfig
     from lhg_ros.training.trainer import train
 
@@ -205,7 +205,7 @@ def finetune_main(args) -> int:
 
 def eval_main(args) -> int:
     from lhg_ros.evaluation.report import evaluate, write_report
-    from lhg_ros.model.checkpoint import CheckpointError
+    from lhg_ros.network.checkpoint import CheckpointError
 
     dataset, problems = _load(args.data)
     if dataset is None or problems:
@@ -216,9 +216,12 @@ def eval_main(args) -> int:
     from lhg_ros.models import starter_checkpoint
 
     checkpoint = starter_checkpoint() if args.checkpoint == 'starter' else args.checkpoint
+    teacher_forced = None
+    if args.teacher_forced:
+        from lhg_ros.training.teacher_forced import teacher_forced_errors as teacher_forced
     try:
         report = evaluate(dataset, checkpoint, args.backend, args.tolerance,
-                          teacher_forced=args.teacher_forced,
+                          teacher_forced=teacher_forced,
                           expressiveness=args.expressiveness,
                           seed=None if args.seed < 0 else args.seed, style=args.style)
     except (ValueError, CheckpointError, BackendError) as exc:

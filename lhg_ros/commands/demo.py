@@ -36,7 +36,7 @@ class Recorder:
         from std_msgs.msg import Bool, Float64, String
 
         from lhg_ros.features.audio import FEATURE_DIM
-        from lhg_ros.features.head_pose import dof_from_camera_pose
+        from lhg_ros.features.landmark_pose import dof_from_camera_pose
         from lhg_ros.nodes.common import rows_from_image, seconds_from_stamp, sensor_qos
 
         self.node = rclpy.create_node('lhg_demo_monitor', context=context)
@@ -137,7 +137,12 @@ def make_inputs(out: Path, seconds_hint: float | None = None) -> tuple[Path, Pat
     """Speech and a speaker video of the same length in ``out``."""
     import soundfile as sf
 
-    from lhg_ros.synthetic_speaker import DEMO_SENTENCES, speak, speaker_motion, write_face_video
+    from lhg_ros.synthetic.speaker_scene import (
+        DEMO_SENTENCES,
+        speak,
+        speaker_motion,
+        write_face_video,
+    )
 
     speech = speak(DEMO_SENTENCES, out / 'speaker.wav')
     duration = sf.info(str(speech)).duration

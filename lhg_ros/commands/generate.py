@@ -4,7 +4,7 @@ with the speech. The recording is a speaker's audio file (and video), or a rosba
 robot's session (:mod:`lhg_ros.data.bag`).
 
 The recording goes through the live pipeline on a simulated clock
-(:mod:`lhg_ros.evaluation.replay`): the same FBank, VAD, head-pose tracker, alignment, policy
+(:mod:`lhg_ros.motion.replay`): the same FBank, VAD, head-pose tracker, alignment, policy
 and safety as the three nodes, so the joint commands are the ones the nodes would send.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from lhg_ros.console import format_table, quiet_stderr
-from lhg_ros.features.pose_features import DOF_NAMES
+from lhg_ros.features.motion_features import DOF_NAMES
 
 LENGTH_MISMATCH_S = 1.0  # warn when audio and video lengths differ by more than this
 
@@ -97,9 +97,9 @@ def _bag_inputs(args, out: Path):
 
 def main(args) -> int:
     from lhg_ros.evaluation.offline import make_policy
-    from lhg_ros.evaluation.replay import replay
     from lhg_ros.motion.controller import ControllerConfig
     from lhg_ros.motion.joints import JointMap
+    from lhg_ros.motion.replay import replay
 
     if bool(args.bag) == bool(args.audio):
         print('lhg-ros generate: give either --audio (and --video) or --bag')
@@ -179,9 +179,9 @@ def _file_inputs(args):
     """The same as :func:`_bag_inputs` for ``--audio`` and ``--video`` files."""
     import soundfile as sf
 
-    from lhg_ros.evaluation.replay import audio_blocks
-    from lhg_ros.features.speaker_head import extract_video_file
+    from lhg_ros.features.head_tracking import extract_video_file
     from lhg_ros.filters import OneEuroFilter
+    from lhg_ros.motion.replay import audio_blocks
 
     audio_s = sf.info(str(args.audio)).duration if Path(args.audio).is_file() else 0.0
     blocks = audio_blocks(args.audio)

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from lhg_ros.console import format_table, quiet_stderr
-from lhg_ros.features.pose_features import DOF_NAMES
-from lhg_ros.features.speaker_head import HeadPoseTrack, extract_video_file
+from lhg_ros.features.head_tracking import HeadPoseTrack, extract_video_file
+from lhg_ros.features.motion_features import DOF_NAMES
 from lhg_ros.filters import OneEuroFilter
 from lhg_ros.plotting import pyplot
 

@@ -12,7 +12,7 @@ from lhg_ros.console import format_table
 def export_main(args) -> int:
     from lhg_ros.backends import BackendError, load_backend
     from lhg_ros.backends.step_model import onnx_for_checkpoint
-    from lhg_ros.model.checkpoint import CheckpointError
+    from lhg_ros.network.checkpoint import CheckpointError
 
     try:
         if args.to == 'onnx':
@@ -39,7 +39,7 @@ def export_main(args) -> int:
 def time_steps(backend, steps: int, seed: int = 0) -> np.ndarray:
     """Seconds per step over ``steps`` steps with random inputs and carried state; for a
     mixture model the sampling of the poses is part of the step (as in the runtime)."""
-    from lhg_ros.model import mixture
+    from lhg_ros.network import mixture
 
     c = backend.config
     rng = np.random.default_rng(seed)
@@ -81,9 +81,9 @@ def bench_rows(presets: list[str], backends: list[str], steps: int,
     """Per-step latency of each preset (untrained weights: speed only) or of one checkpoint
     (shown as ``name``) on each backend."""
     from lhg_ros.backends import BackendError, load_backend
-    from lhg_ros.model.checkpoint import random_checkpoint, read_sidecar
-    from lhg_ros.model.config import ModelConfig, preset
-    from lhg_ros.model.network import ListenerModel, count_parameters
+    from lhg_ros.network.checkpoint import random_checkpoint, read_sidecar
+    from lhg_ros.network.config import ModelConfig, preset
+    from lhg_ros.network.lstm_transformer import ListenerModel, count_parameters
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

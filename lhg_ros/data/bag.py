@@ -4,7 +4,7 @@
 Reading finds the speaker's audio (``audio_common_msgs``), a camera (``sensor_msgs/Image`` or
 ``CompressedImage``) or recorded speaker poses (``geometry_msgs/PoseStamped`` as head_pose_node
 publishes, or REP-155 face frames on ``/tf``) and turns them into what the offline replay
-(:mod:`lhg_ros.evaluation.replay`) takes: audio feature blocks from the audio node's front-end
+(:mod:`lhg_ros.motion.replay`) takes: audio feature blocks from the audio node's front-end
 and head poses from the head-pose tracker, all placed by their header stamps, on a time axis
 that starts at the first audio sample.
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lhg_ros.features.pose_features import POSE_DIM
+from lhg_ros.features.motion_features import POSE_DIM
 
 AUDIO_TYPES = ('audio_common_msgs/msg/AudioStamped', 'audio_common_msgs/msg/Audio',
                'audio_common_msgs/msg/AudioDataStamped', 'audio_common_msgs/msg/AudioData')
@@ -204,8 +204,8 @@ class _AudioReader:
         self.audio16k = []  # int16 16 kHz blocks, for the MP4's sound track
 
     def add(self, msg, log_time: float) -> None:
-        from lhg_ros.evaluation.replay import AudioBlock
         from lhg_ros.features.audio_frontend import SpeakerAudioFrontEnd
+        from lhg_ros.motion.replay import AudioBlock
         from lhg_ros.sources.audio import samples_from_audio_message
 
         use = self.use
@@ -254,7 +254,7 @@ class _AudioReader:
                                           block.speaking))
 
     def finish(self) -> None:
-        from lhg_ros.evaluation.replay import AudioBlock
+        from lhg_ros.motion.replay import AudioBlock
 
         if self.frontend is not None:
             block = self.frontend.finish()
@@ -319,7 +319,7 @@ class _SpeakerReader:
 
     def add_image(self, msg) -> None:
         from lhg_ros.console import quiet_stderr
-        from lhg_ros.features.speaker_head import SpeakerHeadTracker
+        from lhg_ros.features.head_tracking import SpeakerHeadTracker
         from lhg_ros.filters import OneEuroFilter
 
         self.use.messages += 1
@@ -339,7 +339,7 @@ class _SpeakerReader:
         self._keep(stamp, pose.dof() if pose is not None else np.full(POSE_DIM, np.nan))
 
     def add_pose(self, orientation, position, stamp: float) -> None:
-        from lhg_ros.features.head_pose import dof_from_camera_pose
+        from lhg_ros.features.landmark_pose import dof_from_camera_pose
 
         values = [orientation.w, orientation.x, orientation.y, orientation.z,
                   position.x, position.y, position.z]

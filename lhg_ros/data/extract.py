@@ -12,7 +12,7 @@ import numpy as np
 
 from lhg_ros import __version__
 from lhg_ros.data.manifest import Dataset, Participant
-from lhg_ros.features.pose_features import MOTION_RATE, POSE_DIM
+from lhg_ros.features.motion_features import MOTION_RATE, POSE_DIM
 
 CACHE_VERSION = 2  # 2: poses by timestamp, gaps held and eased, not interpolated
 
@@ -31,11 +31,11 @@ def resample_poses(times: np.ndarray, poses: np.ndarray, duration: float,
                    neutral: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Poses at their own timestamps (NaN rows where no face was seen) -> (one pose per motion
     frame of ``duration``, whether a face was seen in that frame), by the runtime's rules
-    (:class:`lhg_ros.motion.listener.SpeakerGapFiller`): each frame takes the latest face seen
+    (:class:`lhg_ros.motion.runtime.SpeakerGapFiller`): each frame takes the latest face seen
     before its end; a lost face is held ``hold_s``, then eased toward ``neutral`` (default: the
     recording's median pose); nothing is interpolated across a gap, and after the video ends
     the pose eases to neutral like any other gap. An empty track gives NaN poses."""
-    from lhg_ros.motion.listener import SpeakerGapFiller
+    from lhg_ros.features.speaker_gaps import SpeakerGapFiller
 
     frames = int(duration * rate)
     ends = (np.arange(frames) + 1) / rate - 1e-6  # (a face stamped at an end is the next's)
@@ -58,7 +58,7 @@ def resample_poses(times: np.ndarray, poses: np.ndarray, duration: float,
 def extract_participant(p: Participant) -> dict:
     from lhg_ros.console import quiet_stderr
     from lhg_ros.features.audio_frontend import extract_audio_file
-    from lhg_ros.features.speaker_head import extract_video_file
+    from lhg_ros.features.head_tracking import extract_video_file
     from lhg_ros.filters import OneEuroFilter
 
     audio = extract_audio_file(p.audio)

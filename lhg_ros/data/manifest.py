@@ -19,7 +19,7 @@ frontal video (any rate) or a head-pose track (``poses``: an .npz with ``poses``
 Paths are relative to the manifest's folder. ``person`` names who it is (the same name in
 several sessions is the same person: training learns each listener's style from all of them);
 ``style`` (optional) names the listening style they are known for, and a model trained on
-the dataset ships one style per name (lhg_ros.model.style). ``held_out_listeners`` (optional)
+the dataset ships one style per name (lhg_ros.network.style). ``held_out_listeners`` (optional)
 names people whose sessions ``lhg-ros train`` leaves out: ``lhg-ros finetune --listener`` and
 ``lhg-ros adapt`` learn them from their sessions outside ``held_out``, and are judged on those
 inside it, so that fine-tuning to someone is measured on a person the model never met.
@@ -104,7 +104,7 @@ def load_manifest(path: str | Path) -> Dataset:
             sessions.append(Session(str(entry['id']), participants, floor))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ManifestError(f'{path}: session #{i + 1} is malformed ({exc!r}); see the '
-                                'layout in the README') from None
+                                'layout in docs/own-data.md') from None
     return Dataset(root, sessions, [str(s) for s in data.get('held_out') or []],
                    [str(p) for p in data.get('held_out_listeners') or []])
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lhg_ros.data.manifest import Dataset, Session
-from lhg_ros.features.pose_features import MOTION_RATE
+from lhg_ros.features.motion_features import MOTION_RATE
 
 
 @dataclass(frozen=True)

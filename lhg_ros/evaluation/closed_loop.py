@@ -19,7 +19,8 @@ import numpy as np
 from lhg_ros.evaluation import measures
 from lhg_ros.evaluation.offline import run_policy
 from lhg_ros.features.audio import FRAME_RATE
-from lhg_ros.features.pose_features import MOTION_RATE, POSE_DIM
+from lhg_ros.features.motion_features import MOTION_RATE, POSE_DIM
+from lhg_ros.rates import motion_stride
 
 NOD_TOLERANCE_S = 0.2
 
@@ -69,7 +70,7 @@ def dataset_recordings(dataset, session_ids) -> list[Recording]:
                 out.append(whole)
                 continue
             frames = min(len(speaker['poses']), len(heard['poses']))
-            every = round(FRAME_RATE / MOTION_RATE)
+            every = round(FRAME_RATE / MOTION_RATE)  # audio rows per motion frame
             for start, end in listening_intervals(session, listener, frames):
                 if end - start >= MIN_LISTENING_S * MOTION_RATE:
                     rows = slice(start * every, end * every)
@@ -146,7 +147,7 @@ def rollout(policy, recording: Recording, warmup_s: float = 1.0
     listener's pose when the recording has one, as in the paper's evaluation; otherwise
     neutral, as on a robot."""
     rate = getattr(policy, 'motion_rate', MOTION_RATE)
-    every = round(MOTION_RATE / rate)
+    every = motion_stride(rate)
     warm = int(round(warmup_s * rate))
     neutral = np.asarray(policy.neutral_pose, dtype=float)
     warmup = None
@@ -238,8 +239,19 @@ def _ratio(value: float, reference: float) -> float:
     return value / reference if reference > 0 else float('nan')
 
 
+def closed_loop_runs(policy, recordings: list[Recording], warmup_s: float = 1.0,
+                     progress: str = '') -> list[tuple]:
+    """:func:`rollout` of ``policy`` on each recording in turn; ``progress``: the label of a
+    progress bar over the recordings (none when empty)."""
+    from tqdm import tqdm
+
+    return [rollout(policy, rec, warmup_s) for rec in tqdm(
+        recordings, desc=progress, unit='recording', leave=False, disable=not progress)]
+
+
 def evaluate_policy(policy, recordings: list[Recording], joint_map=None, warmup_s: float = 1.0,
-                    tolerance_s: float = NOD_TOLERANCE_S, progress: str = '') -> dict:
+                    tolerance_s: float = NOD_TOLERANCE_S, progress: str = '',
+                    runs: list[tuple] | None = None) -> dict:
     """Closed-loop measures of ``policy`` over ``recordings``, after the warm-up. Always: the
     joint limits, finiteness, drift, nods per minute and after pauses, motion RMS and nod size.
     Against the real listener, where known, pooled over the recordings: the ratios of RMS,
@@ -248,9 +260,8 @@ def evaluate_policy(policy, recordings: list[Recording], joint_map=None, warmup_
     recording with the highest ratio) and L1 beside a still head at the listener's warm-up
     pose and the mean pose (the listeners' mean over all recordings). Poses are compared
     relative to the listener's warm-up pose, so no posture counts as motion. ``progress``:
-    the label of a progress bar over the recordings (none when empty)."""
-    from tqdm import tqdm
-
+    the label of a progress bar over the recordings (none when empty). ``runs``: the
+    policy's :func:`closed_loop_runs` on ``recordings`` when they are made already."""
     from lhg_ros.motion.joints import JointMap
 
     joint_map = joint_map or JointMap()
@@ -259,9 +270,8 @@ def evaluate_policy(policy, recordings: list[Recording], joint_map=None, warmup_
     reference_drift = reference_spread = 0.0
     moved, generated, heard, l1, still, compared, peaks = [], [], [], [], [], [], []
     score = NodScore(tolerance_s)
-    for rec in tqdm(recordings, desc=progress, unit='recording', leave=False,
-                    disable=not progress):
-        poses, raw, rate, neutral = rollout(policy, rec, warmup_s)
+    runs = runs if runs is not None else closed_loop_runs(policy, recordings, warmup_s, progress)
+    for rec, (poses, raw, rate, neutral) in zip(recordings, runs, strict=True):
         warm = int(round(warmup_s * rate))
         counts = limit_checks(raw, joint_map)
         steps, within, nonfinite = steps + counts[0], within + counts[1], nonfinite + counts[2]
@@ -273,7 +283,7 @@ def evaluate_policy(policy, recordings: list[Recording], joint_map=None, warmup_
         if rec.speaking is not None:
             after += list(measures.after_pause(events[:, 0], pauses_of(rec)))
         if rec.listener_poses is not None:
-            every = round(MOTION_RATE / rate)
+            every = motion_stride(rate)
             reference = rec.listener_poses[::every][:len(poses)]
             frames = len(reference)
             anchor = reference[:warm].mean(axis=0)
@@ -353,7 +363,7 @@ def generated_speech(seconds: float, folder, seed: int = 0, silent: bool = False
                      listener: bool = False) -> Recording:
     """A recording with no face in view (the speaker input held at neutral, as the runtime
     eases to it when the face is lost): ``seconds`` of generated speech with pauses
-    (lhg_ros.data.corpus), or of room noise only when ``silent``. Its features are extracted
+    (lhg_ros.synthetic.corpus), or of room noise only when ``silent``. Its features are extracted
     with the nodes' code (FBank, VAD). With ``listener``, the starter corpus's listener on the
     same speech is its reference listener (what a policy's spectrum, RMS and nods are compared
     with, and its warm-up); else it has none."""
@@ -361,14 +371,14 @@ def generated_speech(seconds: float, folder, seed: int = 0, silent: bool = False
 
     import soundfile as sf
 
-    from lhg_ros.data.corpus import (
+    from lhg_ros.features.audio_frontend import extract_audio_file
+    from lhg_ros.synthetic.corpus import (
         SAMPLE_RATE,
         SPEAKER_NEUTRAL,
         listener_motion,
         room_noise,
         speaker_audio,
     )
-    from lhg_ros.features.audio_frontend import extract_audio_file
 
     rng = np.random.default_rng(seed)
     reference = None

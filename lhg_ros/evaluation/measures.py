@@ -1,7 +1,7 @@
 """The objective measures of listener head motion, defined once.
 
 All functions take poses as (T, >= 3) arrays whose first three columns are [pitch, yaw, roll]
-in radians at ``rate`` frames per second (the 6-DoF layout of lhg_ros.features.pose_features);
+in radians at ``rate`` frames per second (the 6-DoF layout of lhg_ros.features.motion_features);
 results are in degrees where angles are reported. No single measure agrees well with human
 judgement (the paper's finding), so they are reported together.
 
@@ -119,11 +119,11 @@ def nod_statistics(poses, rate: float) -> dict[str, float]:
 
 def frechet_motion(a_poses, b_poses) -> float:
     """Fréchet distance between the 18-d motion features (pose, first and second causal
-    differences per frame, lhg_ros.features.pose_features) of two sets of 6-DoF pose
+    differences per frame, lhg_ros.features.motion_features) of two sets of 6-DoF pose
     sequences. Angles in degrees and positions in cm, so that neither unit drowns the other
     (a centimetre is about a degree of head rotation at a head's radius); the poses should be
     relative to the same rest, so that a listener's posture is not scored as motion."""
-    from lhg_ros.features.pose_features import motion_features
+    from lhg_ros.features.motion_features import motion_features
 
     def features(poses):
         rows = []

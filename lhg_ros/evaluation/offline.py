@@ -4,16 +4,18 @@ or a model."""
 
 import numpy as np
 
-from lhg_ros.features.pose_features import MOTION_RATE, POSE_DIM
-from lhg_ros.motion.listener import ListenerRuntime, ModelPolicy
+from lhg_ros.features.motion_features import MOTION_RATE, POSE_DIM
+from lhg_ros.motion.model_policy import ModelPolicy
 from lhg_ros.motion.rules import RuleListener
+from lhg_ros.motion.runtime import ListenerRuntime
+from lhg_ros.rates import motion_stride
 
 
 def make_policy(policy: str = 'model', checkpoint: str | None = None, backend: str = 'auto',
                 expressiveness: float = 1.0, seed: int | None = 0, style: str = ''):
     """The rule policy, or a model (the shipped one unless ``checkpoint``) on ``backend``,
     sampled at ``expressiveness`` from ``seed`` (None or negative: a new seed), in ``style``
-    (lhg_ros.model.style; empty: the model's default)."""
+    (lhg_ros.network.style; empty: the model's default)."""
     if policy == 'rules':
         return RuleListener()
     from lhg_ros.backends import load_backend
@@ -41,7 +43,7 @@ def run_policy(policy, audio: np.ndarray, speaker_poses: np.ndarray,
     ``warmup_poses``: the listener's relative poses (at the policy's rate) during the warm-up.
     """
     rate = getattr(policy, 'motion_rate', MOTION_RATE)
-    every = round(MOTION_RATE / rate)
+    every = motion_stride(rate)
     speaker_poses = np.asarray(speaker_poses)[::every]
     per_frame = round(100.0 / rate)
     frames = min(len(speaker_poses), len(audio) // per_frame)

@@ -19,17 +19,18 @@ from lhg_ros.evaluation.closed_loop import (
     MIN_LISTENING_S,
     NOD_TOLERANCE_S,
     NodScore,
+    closed_loop_runs,
     dataset_recordings,
-    drift_deg,
-    limit_checks,
+    evaluate_policy,
     mean_l1,
-    pauses_of,
-    rollout,
 )
-from lhg_ros.features.pose_features import MOTION_RATE
+from lhg_ros.features.motion_features import MOTION_RATE
 from lhg_ros.motion.rules import RuleListener
+from lhg_ros.rates import motion_stride
 
 TEACHER_FORCED = 'model (teacher-forced)'
+# What only a policy has (not a baseline or the reference), from evaluate_policy.
+POLICY_CHECKS = ('within_limits', 'nonfinite_steps', 'drift_deg', 'nods_after_pause')
 
 
 def _measures(poses, reference, speaker, rate) -> dict:
@@ -40,13 +41,15 @@ def _measures(poses, reference, speaker, rate) -> dict:
 
 
 def evaluate(dataset, checkpoint=None, backend_name='onnxruntime',
-             tolerance_s=NOD_TOLERANCE_S, warmup_s=1.0, teacher_forced=False,
+             tolerance_s=NOD_TOLERANCE_S, warmup_s=1.0, teacher_forced=None,
              expressiveness: float = 1.0, seed: int = 0, style: str = '') -> dict:
     """The closed-loop report of every system over the held-out sessions (see module doc).
     Per recording: pose errors, speed, diversity and rPCC (averaged); pooled over the
     recordings, relative to each listener's warm-up pose: motion RMS, nods per minute, median
     nod size, the Fréchet distance of the motion features to the reference's, and nod F1
-    beside as many nods at random times (lhg_ros.evaluation.measures, one nod detector)."""
+    beside as many nods at random times (lhg_ros.evaluation.measures, one nod detector).
+    ``teacher_forced``: a function (dataset, checkpoint, warmup_s, style) -> errors, e.g.
+    lhg_ros.training.teacher_forced.teacher_forced_errors, adds its row."""
     from lhg_ros.data.extract import extract_dataset
     from lhg_ros.motion.joints import JointMap
 
@@ -68,24 +71,27 @@ def evaluate(dataset, checkpoint=None, backend_name='onnxruntime',
     policies = {'rules': RuleListener()}
     if checkpoint:
         from lhg_ros.backends import load_backend
-        from lhg_ros.motion.listener import ModelPolicy
+        from lhg_ros.motion.model_policy import ModelPolicy
 
         policies['model'] = ModelPolicy(load_backend(backend_name, checkpoint),
                                         expressiveness=expressiveness, seed=seed, style=style)
     rate = getattr(policies.get('model'), 'motion_rate', MOTION_RATE)
-    every = round(MOTION_RATE / rate)
+    every = motion_stride(rate)
     warm = int(round(warmup_s * rate))
     joint_map = JointMap()
     rows: dict[str, dict[str, list]] = {}
     relative: dict[str, list] = {}
     curves: dict[str, list] = {}
     nods = {}
-    checks = {name: {'steps': 0, 'within': 0, 'nonfinite': 0, 'drift': 0.0, 'after': []}
-              for name in policies}
+    # each policy over the recordings in turn, checked as evaluate_policy checks any policy
+    runs = {name: closed_loop_runs(policy, recordings, warmup_s)
+            for name, policy in policies.items()}
+    checks = {name: evaluate_policy(policies[name], recordings, joint_map, warmup_s,
+                                    tolerance_s, runs=runs[name]) for name in policies}
     seconds = 0.0
     example = None
     population = np.concatenate([r.listener_poses[::every] for r in recordings]).mean(axis=0)
-    for rec in recordings:
+    for i, rec in enumerate(recordings):
         reference = rec.listener_poses[::every].astype(np.float64)
         speaker = rec.speaker_poses[::every].astype(np.float64)
         anchor = reference[:warm].mean(axis=0)
@@ -94,19 +100,9 @@ def evaluate(dataset, checkpoint=None, backend_name='onnxruntime',
                    'mean pose': np.tile(population, (len(reference), 1)),
                    'copy the speaker': anchor + speaker[:len(reference)]
                    - speaker[:warm].mean(axis=0)}
-        for name, policy in policies.items():
-            moved, raw, _, neutral = rollout(policy, rec, warmup_s)
+        for name in policies:
+            moved, _, _, neutral = runs[name][i]
             systems[name] = neutral + moved
-            counts = limit_checks(raw, joint_map)
-            check = checks[name]
-            check['steps'] += counts[0]
-            check['within'] += counts[1]
-            check['nonfinite'] += counts[2]
-            check['drift'] = max(check['drift'], drift_deg(moved, rate))
-            if rec.speaking is not None:
-                events = measures.nod_events(moved[warm:], rate) + warm / rate
-                check['after'] += list(measures.after_pause(events[:, 0],
-                                                            pauses_of(rec)))
         frames = min(len(p) for p in systems.values())
         reference, speaker = reference[warm:frames], speaker[warm:frames]
         seconds += len(reference) / rate
@@ -132,59 +128,16 @@ def evaluate(dataset, checkpoint=None, backend_name='onnxruntime',
                        'fd': measures.frechet_motion(relative[name], relative['reference']),
                        'nod_f1': score['f1'], 'random_nod_f1': score['random_f1']})
         if name in checks:
-            check = checks[name]
-            values.update({'within_limits': check['within'] / max(check['steps'], 1),
-                           'nonfinite_steps': check['nonfinite'], 'drift_deg': check['drift'],
-                           'nods_after_pause': (float(np.mean(check['after']))
-                                                if check['after'] else float('nan'))})
+            values.update({key: checks[name][key] for key in POLICY_CHECKS})
         results[name] = values
     if teacher_forced and checkpoint:
-        results[TEACHER_FORCED] = teacher_forced_errors(dataset, checkpoint, warmup_s, style)
+        results[TEACHER_FORCED] = teacher_forced(dataset, checkpoint, warmup_s, style)
     return {'mode': 'closed loop', 'systems': results, 'recordings': len(recordings),
             'recording_names': [r.name for r in recordings],
             'minutes': seconds / 60.0, 'rate_hz': rate, 'tolerance_s': tolerance_s,
             'cross_correlation': {'lags_s': lags.tolist(),
                                   **{k: np.mean(v, axis=0).tolist() for k, v in curves.items()}},
             'example_pitch': example}
-
-
-def teacher_forced_errors(dataset, checkpoint, warmup_s: float = 1.0, style: str = '') -> dict:
-    """Pose L1 of the model's next-frame prediction given the real listener's past, over the
-    held-out listener segments: what the training loss sees, not what a robot does. A mixture
-    model's prediction is its most likely motion (expressiveness 0); a model with styles is in
-    ``style`` (its default when empty), as the closed-loop runs are."""
-    import torch
-
-    from lhg_ros.data.extract import load_features
-    from lhg_ros.data.segments import listener_segments
-    from lhg_ros.model import mixture
-    from lhg_ros.model.checkpoint import load_checkpoint
-    from lhg_ros.model.style import resolve_style
-    from lhg_ros.training.trainer import build_examples, collate, motion_features_torch
-
-    model, info = load_checkpoint(checkpoint)
-    c = model.config
-    vector = (torch.as_tensor(resolve_style(style, info)[1])[None] if c.style_dim else None)
-    warm = int(round(warmup_s * c.motion_rate))
-    errors: dict[str, list] = {}
-    for session_id in dataset.held_out:
-        session = dataset.session(session_id)
-        frames = len(load_features(dataset, session_id,
-                                   next(iter(session.participants)))['poses'])
-        examples = build_examples(dataset, listener_segments(session, frames), c)
-        for example in examples:
-            audio, speaker, poses, targets, mask = collate([example], c, warm)
-            with torch.no_grad():
-                predicted = model(audio, speaker, motion_features_torch(poses), None, vector)
-                if c.mixtures:
-                    predicted = mixture.sample_torch(*predicted, 0.0, None)
-            keep = mask[0, :, 0]
-            for key, value in measures.pose_errors(predicted[0, keep, 0].numpy(),
-                                                   targets[0, keep, 0].numpy()).items():
-                errors.setdefault(key, []).append(value)
-    values = {k: float(np.mean(v)) for k, v in errors.items()}
-    values['l1_deg'] = float(np.mean([values[f'l1_{a}_deg'] for a in measures.ANGLES]))
-    return values
 
 
 COLUMNS = [('l1_deg', 'L1 (deg)'), ('rms_pitch_deg', 'RMS pitch'), ('rms_yaw_deg', 'RMS yaw'),

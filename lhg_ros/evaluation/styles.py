@@ -1,12 +1,12 @@
 """How a listener listens, in numbers a person would notice (how often and how deeply they nod,
 how much the head moves on each axis), and how far apart two listeners are in them: the
-measures of listener styles (lhg_ros.model.style), for ``lhg-ros adapt``'s report and
+measures of listener styles (lhg_ros.network.style), for ``lhg-ros adapt``'s report and
 bench/bench_styles.py."""
 
 import numpy as np
 
 from lhg_ros.evaluation import measures
-from lhg_ros.features.pose_features import MOTION_RATE
+from lhg_ros.features.motion_features import MOTION_RATE
 
 MOTION_WARMUP = int(MOTION_RATE)  # frames of a recording's warm-up (1 s), left out
 
@@ -56,15 +56,16 @@ def person_recordings(dataset, session_ids, person: str) -> list:
     return out
 
 
-def closed_loop_poses(backend, recordings: list, style='', seed: int = 0
-                      ) -> tuple[list[np.ndarray], float]:
+def closed_loop_poses(backend, recordings: list, style='', seed: int = 0,
+                      expressiveness: float = 1.0) -> tuple[list[np.ndarray], float]:
     """The model's poses on each recording (lhg_ros.evaluation.closed_loop), fed its own output
     through the runtime listener_node uses, in ``style`` and sampled with ``seed`` (one policy
     over the recordings in turn), less each recording's 1 s warm-up; and their rate."""
     from lhg_ros.evaluation.closed_loop import rollout
-    from lhg_ros.motion.listener import ModelPolicy
+    from lhg_ros.motion.model_policy import ModelPolicy
 
-    policy, tracks, rate = ModelPolicy(backend, seed=seed, style=style), [], MOTION_RATE
+    policy = ModelPolicy(backend, seed=seed, style=style, expressiveness=expressiveness)
+    tracks, rate = [], MOTION_RATE
     for recording in recordings:
         poses, _, rate, _ = rollout(policy, recording)
         tracks.append(poses[int(rate):])
@@ -91,4 +92,62 @@ def compare_with_listener(recordings: list, models: dict, seeds=(0, 1, 2),
         model.close()
         out['models'][label] = listening_statistics(poses, rate)
         out['distance'][label] = style_distance(out['models'][label], out['listener'])
+    return out
+
+
+# Temperatures a style's fit tries: from a third of the learned spread to well above it.
+TEMPERATURE_GRID = (0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.3, 1.5)
+
+
+def fit_temperature(backend, recordings: list, vector, target: dict, seeds=(0, 1),
+                    grid=TEMPERATURE_GRID, progress=None) -> tuple[float, dict[float, float]]:
+    """The sampling temperature at which the model in style ``vector`` (a vector: its own
+    temperature is 1) comes closest to the statistics ``target`` on ``recordings`` (closed
+    loop, ``seeds`` pooled), and the statistics distance at each temperature tried.
+    ``progress`` is called once per temperature."""
+    distances = {}
+    for temperature in grid:
+        poses = []
+        for seed in seeds:
+            tracks, rate = closed_loop_poses(backend, recordings, vector, seed, temperature)
+            poses += tracks
+        distances[temperature] = style_distance(listening_statistics(poses, rate), target)
+        if progress:
+            progress()
+    return min(distances, key=distances.get), distances
+
+
+def named_style_listeners(dataset, session_ids) -> dict[str, list[np.ndarray]]:
+    """The recorded poses of the listeners of each named style in these sessions (their
+    listening stretches; lhg_ros.evaluation.closed_loop.dataset_recordings), by style."""
+    from lhg_ros.evaluation.closed_loop import dataset_recordings
+
+    out: dict[str, list[np.ndarray]] = {}
+    for recording in dataset_recordings(dataset, session_ids):
+        session_id, _, rest = recording.name.partition('/')
+        participant = rest.partition('@')[0]
+        style = dataset.session(session_id).participants[participant].style
+        if style and recording.listener_poses is not None:
+            out.setdefault(style, []).append(recording.listener_poses[MOTION_WARMUP:])
+    return out
+
+
+def fit_named_temperatures(backend, listeners: dict[str, list], recordings: list,
+                           seeds=(0, 1), progress=None) -> dict[str, dict]:
+    """Each named style's temperature, fitted on ``recordings`` (speech) so that the model in
+    that style moves as the style's ``listeners`` (style -> their poses) did; styles with no
+    listeners (``average``) keep 1. Per style: its temperature, the statistics distance there
+    and at 1."""
+    from lhg_ros.network.style import resolve_style
+
+    out = {}
+    for name, poses in listeners.items():
+        if name not in (backend.info.get('styles') or {}):
+            continue
+        target = listening_statistics(poses, MOTION_RATE)
+        vector = resolve_style(name, backend.info)[1]
+        best, distances = fit_temperature(backend, recordings, vector, target, seeds,
+                                          progress=progress)
+        out[name] = {'temperature': best, 'distance': distances[best],
+                     'distance_at_1': distances[1.0], 'listeners': target}
     return out

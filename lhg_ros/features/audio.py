@@ -27,14 +27,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from lhg_ros.features.dynamics import CausalDifferences
+from lhg_ros.rates import FRAME_RATE, FRAME_SHIFT, SAMPLE_RATE  # noqa: F401 (the features' rates)
 
-SAMPLE_RATE = 16000
-FRAME_SHIFT = 160  # samples, 10 ms
 FRAME_LENGTH = 400  # samples, 25 ms
 NUM_MEL_BINS = 26
 STATIC_DIM = NUM_MEL_BINS + 1
 FEATURE_DIM = 3 * STATIC_DIM
-FRAME_RATE = SAMPLE_RATE / FRAME_SHIFT  # 100 Hz
 PCM16_SCALE = 32768.0
 _FLOAT32 = np.dtype(np.float32)
 _PCM16_SCALE_F32 = np.float32(PCM16_SCALE)  # (a float32 scalar multiplies faster)
@@ -181,3 +179,13 @@ class AudioFeatureStream:
 def compute_audio_features(samples: np.ndarray, sample_rate: int, channels: int = 1) -> np.ndarray:
     """Offline 81-d features of a whole recording: the online stream in one call."""
     return AudioFeatureStream(sample_rate, channels).accept(samples, last=True).frames
+
+
+SILENCE_LOG = math.log(float(np.finfo(np.float32).eps))  # Kaldi's floor: -15.94
+
+
+def silence_features(rows: int) -> np.ndarray:
+    """Feature rows of digital silence (log floor, no change)."""
+    frames = np.zeros((rows, FEATURE_DIM), dtype=np.float32)
+    frames[:, :STATIC_DIM] = SILENCE_LOG
+    return frames

@@ -68,3 +68,17 @@ def with_causal_differences(frames: np.ndarray) -> np.ndarray:
     """Offline form of :class:`CausalDifferences` for a whole (n, dim) sequence."""
     frames = np.asarray(frames, dtype=np.float32)
     return CausalDifferences(frames.shape[1]).update(frames)
+
+
+def with_causal_differences_batch(frames):
+    """(..., T, dim) frames, a numpy array or a torch tensor (training's batches, gradients
+    kept) -> (..., T, 3 * dim): :func:`with_causal_differences` of each sequence."""
+    previous = [max(t - 1, 0) for t in range(frames.shape[-2])]  # (at rest before the first)
+    d1 = frames - frames[..., previous, :]
+    d2 = d1 - d1[..., previous, :]
+    if isinstance(frames, np.ndarray):
+        return np.concatenate([frames, d1, d2], axis=-1)
+    import torch  # (a tensor came, so torch is there)
+
+    return torch.cat([frames, d1, d2], dim=-1)
+

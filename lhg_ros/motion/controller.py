@@ -1,7 +1,7 @@
 """The listener's control loop without ROS: stamped inputs in, joint commands out, tick by tick.
 
 ``listener_node`` feeds it from its subscriptions and its control timer; ``lhg-ros generate``
-feeds it a recording on a simulated clock (:mod:`lhg_ros.evaluation.replay`). Both therefore
+feeds it a recording on a simulated clock (:mod:`lhg_ros.motion.replay`). Both therefore
 cut the same motion frames, give the policy the same inputs and voice-activity decisions, and
 send the result through the same limits, smoothing, watchdog and nod detector.
 
@@ -27,8 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from lhg_ros.features.audio import FRAME_LENGTH, FRAME_RATE, SAMPLE_RATE
-from lhg_ros.motion.listener import ListenerRuntime, StampedBuffer, StreamAligner
+from lhg_ros.motion.alignment import StampedBuffer, StreamAligner
 from lhg_ros.motion.nods import NodDetector
+from lhg_ros.motion.runtime import ListenerRuntime
 from lhg_ros.motion.safety import MotionLimiter, Watchdog, return_omega
 from lhg_ros.stamps import StampWindow
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lhg_ros.features.pose_features import DOF_NAMES
+from lhg_ros.features.motion_features import DOF_NAMES
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from lhg_ros.features.pose_features import POSE_DIM
+from lhg_ros.features.motion_features import POSE_DIM
 from lhg_ros.motion.speech import EnergySpeechDetector
 
 PITCH, YAW, ROLL = 0, 1, 2

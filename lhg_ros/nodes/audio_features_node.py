@@ -126,7 +126,7 @@ class AudioFeaturesNode(Node):
                            "message's stamp and publish time to (lhg-ros latency-report); "
                            'empty = off')
         if log_path:
-            from lhg_ros.evaluation.latency import FeaturesLatencyLog
+            from lhg_ros.latency_log import FeaturesLatencyLog
 
             try:
                 self._latency_log = FeaturesLatencyLog(log_path)

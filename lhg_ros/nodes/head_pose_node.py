@@ -17,8 +17,8 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Bool
 
 from lhg_ros.features.face_mesh import FACE_SELECTIONS, FaceMeshDetector, FaceSelector
-from lhg_ros.features.head_pose import CameraModel, HeadPoseSolver
-from lhg_ros.features.speaker_head import SpeakerHeadTracker, draw_pose
+from lhg_ros.features.head_tracking import SpeakerHeadTracker, draw_pose
+from lhg_ros.features.landmark_pose import CameraModel, HeadPoseSolver
 from lhg_ros.filters import OneEuroFilter
 from lhg_ros.nodes.common import (
     StartupError,

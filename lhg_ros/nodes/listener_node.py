@@ -17,10 +17,10 @@ from std_msgs.msg import Bool, Float64, Float64MultiArray, String
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from lhg_ros.features.audio import FEATURE_DIM
-from lhg_ros.features.head_pose import dof_from_camera_pose
+from lhg_ros.features.landmark_pose import dof_from_camera_pose
 from lhg_ros.motion.controller import ControllerConfig, ListenerController
 from lhg_ros.motion.joints import DEFAULT_JOINTS, JointMap, joints_from_lists
-from lhg_ros.motion.listener import ModelPolicy
+from lhg_ros.motion.model_policy import ModelPolicy
 from lhg_ros.motion.rules import RuleListener
 from lhg_ros.nodes.common import (
     StartupError,
@@ -61,9 +61,9 @@ class ListenerNode(LifecycleNode):
                                'with a GPU, else ONNX Runtime, else PyTorch', choices=BACKENDS),
             'device': declare(self, 'device', 'cpu', "torch backend device: 'cpu' or 'cuda'"),
             'expressiveness': declare(
-                self, 'expressiveness', 1.0, 'how freely the model samples its motion: 0 = '
-                'the most likely motion (calm, repetitive), 1 = as learned from the training '
-                'listeners, above 1 = livelier than they were', value_range=(0.0, 2.0)),
+                self, 'expressiveness', 1.0, 'how freely the model samples its motion (times '
+                "the style's temperature): 0 = the most likely motion (calm, repetitive), 1 = "
+                'as learned for the style, above 1 = livelier', value_range=(0.0, 2.0)),
             'style': declare(
                 self, 'style', '', "the model's listening style: a shipped style's name "
                 "(the starter model: calm, attentive, animated, reserved, thoughtful, eager, "
@@ -247,9 +247,9 @@ class ListenerNode(LifecycleNode):
         its sidecar without loading the model (the node is not configured or not active)."""
         if not self.policy_is_model:
             return 'style applies to policy model only' if style else ''
-        from lhg_ros.model.checkpoint import read_sidecar
-        from lhg_ros.model.style import resolve_style
         from lhg_ros.models import resolve_checkpoint
+        from lhg_ros.network.checkpoint import read_sidecar
+        from lhg_ros.network.style import resolve_style
 
         try:
             resolve_style(style, read_sidecar(resolve_checkpoint(self.p['checkpoint'])))
@@ -298,7 +298,7 @@ class ListenerNode(LifecycleNode):
         self._last_command = None
         self._latency_log = None
         if p['latency_log']:
-            from lhg_ros.evaluation.latency import ListenerLatencyLog
+            from lhg_ros.latency_log import ListenerLatencyLog
 
             try:
                 self._latency_log = ListenerLatencyLog(p['latency_log'])

@@ -17,7 +17,7 @@ FINETUNE_LEARNING_RATE = 3e-4
 
 @dataclass(frozen=True)
 class TrainConfig:
-    preset: str = 'compact'  # model preset (lhg_ros.model.config.PRESETS)
+    preset: str = 'compact'  # model preset (lhg_ros.network.config.PRESETS)
     model: dict = field(default_factory=dict)  # overrides of the preset's fields
     learning_rate: float = 1e-3  # AdamW (paper: 5e-6 for a 0.5 B model)
     weight_decay: float = 1e-2  # paper

@@ -3,7 +3,7 @@
 Each motion token t of a segment predicts the listener's next poses (three, or for a mixture
 model its ``horizon_s``); the loss covers them all, from ``warmup_s`` on (the first second only
 warms the model up, as in the paper). AdamW with cosine annealing over all steps. Checkpoints
-are the inference format (lhg_ros.model.checkpoint) with the feature normalisation fitted on
+are the inference format (lhg_ros.network.checkpoint) with the feature normalisation fitted on
 the training sessions; ``trainer_state.pt`` beside them makes ``resume`` continue exactly.
 
 Why a model trained only with teacher forcing drifted, and what we do about it. In use the
@@ -13,7 +13,7 @@ predicted offsets from the current pose those errors added up without bound (pit
 hundreds of degrees). Three remedies, chosen because each is cheap and they address the two
 causes separately:
 
-1. Bounded poses (lhg_ros.model.network): the model predicts a pose within the training
+1. Bounded poses (lhg_ros.network.lstm_transformer): the model predicts a pose within the training
    listeners' range around their mean, so nothing can add up and no output leaves that range.
 2. Parallel scheduled sampling (Bengio et al. 2015; Duckworth et al. 2019): each batch is run
    once without gradients, and for a share ``feedback`` of the steps (ramped up over
@@ -34,7 +34,7 @@ oscillations a few steps after the warm-up, and one fed nothing of its own motio
 previous starter model, ``listener_input: none``) was stable but barely moved: where the
 timing of a nod is uncertain, the best single guess is the average of the possible nods, a
 small bump. The presets now predict a mixture of Gaussians over the next 0.48 s
-(lhg_ros.model.mixture), trained by its negative log-likelihood, with means that start from
+(lhg_ros.network.mixture), trained by its negative log-likelihood, with means that start from
 the listener's own pose; the runtime samples it and feeds the sample back. Scheduled sampling
 (2) then feeds back *samples*, as the runtime does, so the model learns to continue and to
 come back from motion like its own, and the bounded range (1) still holds for every sample.
@@ -46,7 +46,7 @@ with another session's (to 0.002 nats). Three causes, each fixed: (a) the spread
 freedom the listeners never moved shrank to a few micrometres, and their likelihood carried
 most of the gradient (about 45 of its norm of 65 on a held-out batch, pitch means 35), which
 taught the network to keep its output constant (fixed: a least spread,
-lhg_ros.model.mixture.MIN_SPREAD, and changes in units of the listeners' own movement); (b)
+lhg_ros.network.mixture.MIN_SPREAD, and changes in units of the listeners' own movement); (b)
 over one step (120 ms) the next frames are the pose so far plus a little whatever is said, so
 the likelihood could not tell listening from not (fixed: the mixture covers 0.48 s,
 ``horizon_s``); (c) 840 updates in an hour were too few for the network to learn more than to
@@ -79,13 +79,19 @@ from lhg_ros.data.manifest import Dataset
 from lhg_ros.data.segments import Segment, listener_segments, split_sessions
 from lhg_ros.evaluation.closed_loop import selection_score
 from lhg_ros.evaluation.offline import frame_flags
+from lhg_ros.features.motion_features import (
+    POSE_DIM,
+    SlowMeanRemover,
+    batch_motion_features,
+    motion_features,
+)
 from lhg_ros.features.normalization import StatsAccumulator
-from lhg_ros.features.pose_features import MOTION_RATE, POSE_DIM, SlowMeanRemover, motion_features
-from lhg_ros.model import mixture
-from lhg_ros.model.checkpoint import load_checkpoint, save_checkpoint
-from lhg_ros.model.config import ModelConfig, preset
-from lhg_ros.model.network import ListenerModel
-from lhg_ros.model.style import AVERAGE, PREFERRED_DEFAULT, style_features
+from lhg_ros.network import mixture
+from lhg_ros.network.checkpoint import load_checkpoint, save_checkpoint
+from lhg_ros.network.config import ModelConfig, preset
+from lhg_ros.network.lstm_transformer import ListenerModel
+from lhg_ros.network.style import AVERAGE, PREFERRED_DEFAULT, style_features
+from lhg_ros.rates import motion_stride
 from lhg_ros.training.config import TrainConfig
 
 
@@ -103,7 +109,7 @@ class Example:
 def model_inputs(features: dict, config: ModelConfig) -> dict:
     """One participant's extracted features at the model's rates: audio rows with the voice
     activity column when the model takes one (per motion frame, as the runtime gives it)."""
-    every = round(MOTION_RATE / config.motion_rate)
+    every = motion_stride(config.motion_rate)
     poses = np.asarray(features['poses'])[::every]
     rows = config.audio_per_motion
     frames = min(len(poses), len(features['audio']) // rows)
@@ -140,7 +146,7 @@ def build_examples(dataset: Dataset, segments: list[Segment], config: ModelConfi
             cache[key] = model_inputs(load_features(dataset, session, who), config)
         return cache[key]
 
-    every = round(MOTION_RATE / config.motion_rate)
+    every = motion_stride(config.motion_rate)
     rows_per_frame = config.audio_per_motion
     examples = []
     for seg in segments:
@@ -203,7 +209,7 @@ class StyleClips:
 
 
 def encode_clips(model: ListenerModel, clips: list[np.ndarray]) -> torch.Tensor:
-    """Styles (B, style_dim) of clips of style features (lhg_ros.model.style.style_features)."""
+    """Styles (B, style_dim) of clips of style features (lhg_ros.network.style.style_features)."""
     core = model.module if hasattr(model, 'module') else model
     device = next(core.parameters()).device
     longest = max(len(c) for c in clips)
@@ -313,13 +319,6 @@ def collate(batch: list[Example], config: ModelConfig, warmup_frames: int):
     return audio, speaker, poses, targets, mask
 
 
-def motion_features_torch(poses: torch.Tensor) -> torch.Tensor:
-    """(B, T, 6) -> (B, T, 18) as :func:`motion_features`, at rest before the first frame."""
-    d1 = torch.diff(poses, dim=1, prepend=poses[:, :1])
-    d2 = torch.diff(d1, dim=1, prepend=d1[:, :1] * 0)
-    return torch.cat([poses, d1, d2], dim=-1)
-
-
 def fed_back(predicted: torch.Tensor, truth: torch.Tensor, share: float, phase: int,
              warmup_frames: int, generator: torch.Generator) -> torch.Tensor:
     """The listener poses (B, T, 6) the runtime would feed back: frame s of a step that
@@ -377,7 +376,7 @@ def loss_on(model, batch, config, warmup_frames, delta, feedback: float = 0.0,
     if feedback > 0:
         generator = generator or torch.Generator().manual_seed(0)
         with torch.no_grad():
-            first = model(audio, speaker, motion_features_torch(poses), None,
+            first = model(audio, speaker, batch_motion_features(poses), None,
                           None if style is None else style.detach())
             if config.mixtures:
                 first = mixture.sample_torch(*first, 1.0, generator)
@@ -392,7 +391,7 @@ def loss_on(model, batch, config, warmup_frames, delta, feedback: float = 0.0,
     if dropout > 0:
         generator = generator or torch.Generator().manual_seed(0)
         hidden = (torch.rand(poses.shape[:2], generator=generator) < dropout).to(device)
-    predicted = model(audio, speaker, motion_features_torch(listener_poses), hidden, style)
+    predicted = model(audio, speaker, batch_motion_features(listener_poses), hidden, style)
     targets, mask = targets.to(device), mask.to(device)
     if config.mixtures:
         nll = mixture.negative_log_likelihood(*predicted, targets, mask)
@@ -684,8 +683,8 @@ def closed_loop_validation(model, recordings, speaker_neutral, metadata,
         return {}
     from lhg_ros.backends.torch_backend import TorchBackend
     from lhg_ros.evaluation.closed_loop import evaluate_policy
-    from lhg_ros.model.checkpoint import sidecar_info
-    from lhg_ros.motion.listener import ModelPolicy
+    from lhg_ros.motion.model_policy import ModelPolicy
+    from lhg_ros.network.checkpoint import sidecar_info
 
     model.eval()
     info = sidecar_info(model, metadata=metadata, speaker_neutral=speaker_neutral,

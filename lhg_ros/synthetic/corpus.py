@@ -71,9 +71,9 @@ from pathlib import Path
 import numpy as np
 
 from lhg_ros.data.manifest import write_manifest
-from lhg_ros.features.pose_features import MOTION_RATE, POSE_DIM
+from lhg_ros.features.motion_features import MOTION_RATE, POSE_DIM
+from lhg_ros.rates import SAMPLE_RATE
 
-SAMPLE_RATE = 16000
 VOICES = ('en-us', 'en-gb', 'en-gb-scotland', 'en-gb-x-rp', 'en-gb-x-gbclan', 'en-029',
           'en-us-nyc', 'en-gb-x-gbcwmd')
 VARIANTS = ('', '+m1', '+m2', '+m3', '+m4', '+m7', '+f1', '+f2', '+f3', '+f4', '+f5')

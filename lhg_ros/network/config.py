@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from lhg_ros.features.audio import FEATURE_DIM as AUDIO_DIM
 from lhg_ros.features.audio import FRAME_RATE as AUDIO_RATE
-from lhg_ros.features.pose_features import MOTION_DIM, MOTION_RATE, POSE_DIM
+from lhg_ros.features.motion_features import MOTION_DIM, MOTION_RATE, POSE_DIM
 
 LISTENER_INPUTS = ('motion', 'pose', 'none')
 # The step graph's inputs besides the state, in order (then STYLE for a model with a style).
@@ -55,16 +55,16 @@ class ModelConfig:
     # past, and a model fed its own motion cannot learn to ignore the speech as easily.
     listener_hears: bool = False
     # Above 0: the speaker's poses minus their running mean over about this many seconds
-    # (lhg_ros.features.pose_features.SlowMeanRemover), so that where the camera sits relative to
+    # (lhg_ros.features.motion_features.SlowMeanRemover), so that where the camera sits relative to
     # the speaker does not change what the model does.
     speaker_highpass_s: float = 0.0
     # Above 0: the output is a mixture of this many Gaussians over the next frames (a
     # weight, a mean and a spread per frame and degree of freedom each), sampled at run time
-    # (lhg_ros.model.mixture); 0: one pose per frame, the mean of what may happen, which a
+    # (lhg_ros.network.mixture); 0: one pose per frame, the mean of what may happen, which a
     # loss on the average pulls toward a still head.
     mixtures: int = 0
     # A mixture's means start from the listener's own pose leaking toward rest with this time
-    # constant (lhg_ros.model.mixture.mixture_parts; 0: no leak).
+    # constant (lhg_ros.network.mixture.mixture_parts; 0: no leak).
     rest_return_s: float = 2.0
     # A mixture predicts this far ahead (at least a step; 0: a step), of which a step uses
     # its first frames_per_step. Why: over one step (120 ms) the next frames are the
@@ -74,7 +74,7 @@ class ModelConfig:
     horizon_s: float = 0.0
     # Above 0: the listener's style, a vector of this many numbers, conditions R (added to its
     # input and to the head's), and a style encoder makes it from a clip of a listener's own
-    # motion (lhg_ros.model.style): the style of a person, from seconds of them listening.
+    # motion (lhg_ros.network.style): the style of a person, from seconds of them listening.
     style_dim: int = 0
 
     def __post_init__(self):
@@ -124,7 +124,7 @@ class ModelConfig:
     def prediction_shape(self) -> tuple[int, ...]:
         """Shape of one step's prediction (batch 1): poses (F, 6), or per mixture component
         a weight logit, H x 6 means and H x 6 spreads (H: ``predicted_frames``;
-        lhg_ros.model.mixture)."""
+        lhg_ros.network.mixture)."""
         if self.mixtures:
             return (1, self.mixtures, 1 + 2 * self.predicted_frames * self.pose_dim)
         return (1, self.frames_per_step, self.pose_dim)
@@ -217,7 +217,7 @@ class ModelConfig:
 # input, poses relative to the listener's rest, the listener's own motion fed back (the paper's
 # autoregression) and a mixture of 8 (16 for the shipped compact) over the next frames, sampled
 # at run time, conditioned on a listener style.
-STYLE_DIM = 8  # a listener's style: 8 numbers (lhg_ros.model.style)
+STYLE_DIM = 8  # a listener's style: 8 numbers (lhg_ros.network.style)
 LISTENER = {'voice_activity': True, 'relative_to_rest': True, 'listener_input': 'motion',
             'listener_hears': True, 'mixtures': 8, 'horizon_s': 0.48, 'style_dim': STYLE_DIM}
 

@@ -16,12 +16,12 @@ import numpy as np
 
 from lhg_ros import __version__
 from lhg_ros.features.normalization import FeatureStats
-from lhg_ros.model.config import ModelConfig
+from lhg_ros.network.config import ModelConfig
 
 if TYPE_CHECKING:
     import torch
 
-    from lhg_ros.model.network import ListenerModel
+    from lhg_ros.network.lstm_transformer import ListenerModel
 
 FORMAT = 'lhg_ros.listener'
 FORMAT_VERSION = 1
@@ -29,6 +29,10 @@ FORMAT_VERSION = 1
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message names the file and the problem."""
+
+
+# The key of the ONNX step model's metadata that holds the digest of the weights it came from.
+WEIGHTS_DIGEST_KEY = 'lhg_ros.weights_sha256'
 
 
 def checkpoint_paths(path: str | Path) -> tuple[Path, Path]:
@@ -59,7 +63,7 @@ def sidecar_info(model: 'ListenerModel', joint_mapping: dict | None = None,
     ``speaker_neutral`` (6,) is the speaker's mean pose in the training data, which the
     runtime eases the speaker input to when the face is lost. A model with a style also has
     its named ``styles`` (name -> vector), the ``default_style`` and its ``style_space``
-    (lhg_ros.model.style)."""
+    (lhg_ros.network.style)."""
     c = model.config
     info = {
         'format': FORMAT,
@@ -153,7 +157,7 @@ def load_checkpoint(path: str | Path, device: 'str | torch.device' = 'cpu'
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from lhg_ros.model.network import ListenerModel
+    from lhg_ros.network.lstm_transformer import ListenerModel
 
     config, info = read_model_config(path)
     weights, sidecar = checkpoint_paths(path)
@@ -195,7 +199,7 @@ def random_checkpoint(path: str | Path, config: ModelConfig, seed: int = 0) -> P
     and export checks; never for a robot."""
     import torch
 
-    from lhg_ros.model.network import ListenerModel
+    from lhg_ros.network.lstm_transformer import ListenerModel
 
     torch.manual_seed(seed)
     model = ListenerModel(config)

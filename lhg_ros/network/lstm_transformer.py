@@ -27,7 +27,7 @@ offsets from the pose at t: offsets add up in closed loop, where the model feeds
 output, and a small bias per step became a drift of hundreds of degrees; a bounded pose
 cannot drift, and is within the range the training listeners used whatever the input.
 
-A mixture model (``mixtures`` > 0, lhg_ros.model.mixture) predicts instead a distribution over
+A mixture model (``mixtures`` > 0, lhg_ros.network.mixture) predicts instead a distribution over
 the next ``horizon_s`` (0.48 s: 12 frames at 25 Hz) that the runtime samples, using the first
 three. Its means continue from the listener's own pose at t with a leak toward rest
 (``rest_return_s``), so a sampled step goes on where the head is and sampling cannot wander
@@ -35,7 +35,7 @@ off, and stay within the same bound; it is trained on its own samples fed back
 (lhg_ros.training.trainer).
 
 A model with a style (``style_dim`` > 0) is conditioned on a listener's style vector, added
-to R's input and to the head's (lhg_ros.model.style); :class:`StyleEncoder` makes one from a
+to R's input and to the head's (lhg_ros.network.style); :class:`StyleEncoder` makes one from a
 clip of that listener's own motion, and is trained with the rest (lhg_ros.training.trainer).
 
 A streaming step consumes three motion frames (and the twelve audio frames that start within
@@ -50,8 +50,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from lhg_ros.model import mixture
-from lhg_ros.model.config import ModelConfig
+from lhg_ros.network import mixture
+from lhg_ros.network.config import ModelConfig
 
 MASKED = -1e4  # additive attention mask; finite so fp16 engines do not produce NaN
 
@@ -161,7 +161,8 @@ class ListenerModel(nn.Module):
         d = c.d_model
         self.embed_audio = nn.Linear(c.audio_input_dim, d)
         self.embed_speaker = nn.Linear(c.motion_dim, d)
-        self.embed_listener = nn.Linear(c.motion_dim, d)
+        if c.listener_input != 'none':  # (no listener input: no weights for it)
+            self.embed_listener = nn.Linear(c.motion_dim, d)
         self.j_blocks = nn.ModuleList(Block(c, ()) for _ in range(c.j_layers))
         self.q_blocks = nn.ModuleList(Block(c, (c.audio_window,)) for _ in range(c.q_layers))
         self.r_blocks = nn.ModuleList(Block(c, (c.audio_window, c.motion_window))
@@ -187,7 +188,7 @@ class ListenerModel(nn.Module):
         self.register_buffer('pose_bound', torch.full((c.pose_dim,), 4.0))
         if c.mixtures and c.horizon_s:  # (models before it: the bound is the unit)
             # How far the training listeners moved k = 1 .. H frames ahead (RMS): the unit of
-            # the mixture's changes and spreads (lhg_ros.model.mixture.mixture_parts).
+            # the mixture's changes and spreads (lhg_ros.network.mixture.mixture_parts).
             self.register_buffer('change_scale', torch.full((c.predicted_frames, c.pose_dim),
                                                             0.01))
             self.register_buffer('min_spread', torch.tensor(mixture.MIN_SPREAD[:c.pose_dim]),
@@ -233,7 +234,7 @@ class ListenerModel(nn.Module):
     def encode_style(self, features: torch.Tensor, lengths: torch.Tensor | None = None
                      ) -> torch.Tensor:
         """Styles (B, style_dim) of clips of listeners' motion: ``features`` (B, T, 18) as
-        lhg_ros.model.style.style_features makes them (poses less their mean, and their
+        lhg_ros.network.style.style_features makes them (poses less their mean, and their
         differences), each clip ``lengths[b]`` frames long, then padding (all T when None)."""
         b, t, _ = features.shape
         lengths = (torch.full((b,), t, device=features.device) if lengths is None
@@ -270,19 +271,16 @@ class ListenerModel(nn.Module):
         return own
 
     def _listener_features(self, listener):
-        """The normalised listener input, as much of it as ``listener_input`` lets through."""
-        kind = self.config.listener_input
-        if kind == 'none':
-            listener = torch.zeros_like(listener)
-        elif kind == 'pose':
+        """The normalised listener input, as much of it as ``listener_input`` lets through
+        ('motion' or 'pose'; a model with 'none' never reads it)."""
+        if self.config.listener_input == 'pose':
             listener = torch.cat([listener[..., :self.config.pose_dim],
                                   torch.zeros_like(listener[..., self.config.pose_dim:])], -1)
-        normalised = (listener - self.motion_mean) / self.motion_std
-        return torch.zeros_like(normalised) if kind == 'none' else normalised
+        return (listener - self.motion_mean) / self.motion_std
 
     def _predict(self, hidden, listener, style_term=0.0):
         """Predicted poses (..., F, 6) in radians/metres, within ``pose_bound`` of
-        ``pose_center``; for a mixture model (lhg_ros.model.mixture) its (logits, means,
+        ``pose_center``; for a mixture model (lhg_ros.network.mixture) its (logits, means,
         spreads), the means continuing from the listener's pose at the token (when the model
         takes it) with a leak toward rest, within the same bound."""
         c = self.config
@@ -354,7 +352,7 @@ class ListenerModel(nn.Module):
         """One real-time step: audio (B, 12, audio_input_dim), speaker and listener motion
         (B, 3, 18) of the last three motion frames -> (poses of the next three frames
         (B, 3, 6), or a mixture model's prediction (B, K, 1 + 2 * H * 6) in the layout of
-        lhg_ros.model.mixture, new state). ``style`` (B, style_dim): the listener's style, for
+        lhg_ros.network.mixture, new state). ``style`` (B, style_dim): the listener's style, for
         a model with one. The output equals :meth:`forward` at the last token of the step."""
         c = self.config
         b = speaker.shape[0]

@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from lhg_ros.features.face_mesh import FaceMeshDetector, FaceSelector
-from lhg_ros.features.head_pose import CameraModel, HeadPose, HeadPoseSolver
-from lhg_ros.features.pose_features import POSE_DIM
+from lhg_ros.features.landmark_pose import CameraModel, HeadPose, HeadPoseSolver
+from lhg_ros.features.motion_features import POSE_DIM
 from lhg_ros.filters import OneEuroFilter
 
 
@@ -107,7 +107,7 @@ def draw_pose(rgb: np.ndarray, pose: HeadPose | None, camera: CameraModel | None
     x (out of the face) red, y (speaker's left) green, z (up) blue."""
     import cv2
 
-    from lhg_ros.features.head_pose import NEUTRAL_IN_OPTICAL
+    from lhg_ros.features.landmark_pose import NEUTRAL_IN_OPTICAL
 
     canvas = np.ascontiguousarray(rgb).copy()
     if pose is None:

@@ -4,7 +4,7 @@ moving with known in-plane motion), participant B as a head-pose track (like mot
 with scripted nods after A's pauses, since a nod (pitch) cannot be made from one photograph.
 Both speak in turn, so each is a listener while the other speaks (training segments, and the
 listening turns that validation and ``lhg-ros eval`` score). Not training data: that is the
-starter corpus (lhg_ros.data.corpus), with many listeners.
+starter corpus (lhg_ros.synthetic.corpus), with many listeners.
 
     lhg-ros data synth out/synthetic --sessions 3
 """
@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from lhg_ros.data.manifest import write_manifest
+from lhg_ros.rates import MOTION_RATE
+from lhg_ros.rates import SAMPLE_RATE as RATE
 
 SENTENCES = (
     'I went to the market this morning to buy some bread.',
@@ -29,8 +31,6 @@ SENTENCES = (
     'I think I will start another book by the same author.',
 )
 VOICES = {'A': 'en-us', 'B': 'en-us+f3'}
-RATE = 16000
-MOTION_RATE = 25.0
 NOD_AMPLITUDE = np.radians(7.0)
 
 
@@ -60,7 +60,7 @@ def make_session(folder: Path, session_id: str, turns: int = 4, seed: int = 0) -
     ``truth.npz``, the motion it was made with."""
     import soundfile as sf
 
-    from lhg_ros.synthetic_speaker import speaker_motion, write_face_video
+    from lhg_ros.synthetic.speaker_scene import speaker_motion, write_face_video
 
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)

@@ -1,13 +1,13 @@
 """Listener styles: who the robot listens like, as a vector the model is conditioned on.
 
-A model with ``style_dim`` > 0 (lhg_ros.model.network) takes a style vector with every step. Its
-style encoder makes one from a clip of a listener's own head motion (frame embeddings averaged
-over the clip, as frame-level speaker embeddings are), trained jointly with the model so that
-listeners who move alike land close together (as users do in the latent vectors of Chung et
-al.). Training stores one vector per named style in the checkpoint's sidecar (``styles``; the
-mean over the training listeners of that style, each from 60 s clips of their motion, and
-``average`` over all of them) and which one is the ``default_style``; ``lhg-ros adapt`` writes a
-style file from a person's recorded motion.
+A model with ``style_dim`` > 0 (lhg_ros.network.lstm_transformer) takes a style vector with
+every step. Its style encoder makes one from a clip of a listener's own head motion (frame
+embeddings averaged over the clip, as frame-level speaker embeddings are), trained jointly with
+the model so that listeners who move alike land close together (as users do in the latent
+vectors of Chung et al.). Training stores one vector per named style in the checkpoint's
+sidecar (``styles``; the mean over the training listeners of that style, each from 60 s clips
+of their motion, and ``average`` over all of them) and which one is the ``default_style``;
+``lhg-ros adapt`` writes a style file from a person's recorded motion.
 
 This module is torch-free (the node reads styles without torch): style files, and picking a
 style by name or file for a checkpoint.
@@ -17,7 +17,15 @@ A style file (JSON)::
     {"format": "lhg_ros.style", "version": 1, "name": "alice",
      "style_space": "3f2a...",          # the model it belongs to (its style weights' digest)
      "vector": [0.12, -0.4, ...],       # style_dim numbers
+     "temperature": 0.8,               # how freely the model samples in it (optional: 1)
      "source": "alice.mp4, 60.0 s of motion", "report": {...}}
+
+A style is a vector and a sampling temperature: the vector says how the listener moves, the
+temperature how much (the model's spread of motion, which a style vector alone moves too
+little: lhg_ros.network.mixture). A named style's temperature is in the sidecar
+(``style_temperatures``, 1 where absent), fitted so that the model in that style moves as its
+listeners did (lhg_ros.evaluation.styles.fit_temperature); ``lhg-ros adapt`` fits a person's.
+It multiplies the runtime's ``expressiveness``.
 
 A style vector means something only to the model it was made with: a file made for another
 model is refused with a message that says so.
@@ -36,6 +44,7 @@ PREFERRED_DEFAULT = 'attentive'
 # Clips the encoder sees: continuous motion is cut into pieces of this length (what training
 # sees: listener segments of 6-11 s), each piece's own mean pose taken away.
 PIECE_S = 10.0
+TEMPERATURE_RANGE = (0.05, 3.0)  # a style's temperature outside this is refused
 
 
 class StyleError(ValueError):
@@ -47,7 +56,7 @@ def style_features(poses: np.ndarray, rate: float, piece_s: float = PIECE_S) -> 
     each piece's pose less its mean, with its causal first and second differences (the motion
     features every other part of the model reads): (T, 18) float32.
     Training gives each listener segment as a piece of its own."""
-    from lhg_ros.features.pose_features import motion_features
+    from lhg_ros.features.motion_features import motion_features
 
     poses = np.asarray(poses, dtype=np.float64)
     size = max(1, int(round(piece_s * rate)) if np.isfinite(piece_s) else len(poses))
@@ -66,19 +75,37 @@ def default_style(info: dict) -> str:
 
 
 def write_style(path: str | Path, vector, name: str, info: dict, source: str = '',
-                report: dict | None = None) -> Path:
+                report: dict | None = None, temperature: float = 1.0) -> Path:
     """Write a style file for the model whose sidecar is ``info``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({'format': FORMAT, 'version': VERSION, 'name': name,
                                 'style_space': info.get('style_space', ''),
                                 'vector': [float(v) for v in np.asarray(vector).ravel()],
+                                'temperature': float(temperature),
                                 'source': source, 'report': report or {}}, indent=2))
     return path
 
 
+def _checked_temperature(value, where: str) -> float:
+    try:
+        temperature = float(value)
+    except (TypeError, ValueError):
+        temperature = float('nan')
+    low, high = TEMPERATURE_RANGE
+    if not low <= temperature <= high:
+        raise StyleError(f'{where}: temperature must be a number in {low:g}-{high:g}, got '
+                         f'{value!r}')
+    return temperature
+
+
 def read_style(path: str | Path, info: dict) -> tuple[str, np.ndarray]:
     """(name, vector) of a style file, checked against the model whose sidecar is ``info``."""
+    name, vector, _ = _read_style_file(path, info)
+    return name, vector
+
+
+def _read_style_file(path: str | Path, info: dict) -> tuple[str, np.ndarray, float]:
     path = Path(path)
     try:
         data = json.loads(path.read_text())
@@ -97,30 +124,39 @@ def read_style(path: str | Path, info: dict) -> tuple[str, np.ndarray]:
                          'lhg-ros adapt')
     if vector.shape != (dim,) or not np.isfinite(vector).all():
         raise StyleError(f'{path}: its vector must be {dim} finite numbers')
-    return str(data.get('name') or path.stem), vector
+    temperature = _checked_temperature(data.get('temperature', 1.0), str(path))
+    return str(data.get('name') or path.stem), vector, temperature
 
 
 def resolve_style(spec: str, info: dict) -> tuple[str, np.ndarray]:
     """(name, vector) of ``spec`` for the model whose sidecar is ``info``: empty for the
     model's default (the zero vector for a model that names none), a shipped style's name, or
     the path of a style file."""
+    name, vector, _ = resolve_style_temperature(spec, info)
+    return name, vector
+
+
+def resolve_style_temperature(spec: str, info: dict) -> tuple[str, np.ndarray, float]:
+    """(name, vector, temperature) of ``spec``, as :func:`resolve_style`."""
     dim = int(info.get('config', {}).get('style_dim', 0))
     if not dim:
         if spec:
             raise StyleError(f"this model has no styles (it was trained without), so style "
                              f"'{spec}' cannot be used; leave style empty")
-        return '', np.zeros(0, np.float32)
+        return '', np.zeros(0, np.float32), 1.0
     styles = info.get('styles') or {}
     spec = str(spec or '').strip() or default_style(info)
     if not spec:  # a model with no named styles (untrained): the zero style
-        return '', np.zeros(dim, np.float32)
+        return '', np.zeros(dim, np.float32), 1.0
     if spec in styles:
-        return spec, np.asarray(styles[spec], dtype=np.float32)
+        temperature = (info.get('style_temperatures') or {}).get(spec, 1.0)
+        return (spec, np.asarray(styles[spec], dtype=np.float32),
+                _checked_temperature(temperature, f"the model's style {spec}"))
     if spec.endswith('.json') or '/' in spec or Path(spec).is_file():
         if not Path(spec).is_file():
             raise StyleError(f'style file {spec} does not exist; the shipped styles: '
                              f"{', '.join(styles) or 'none'}")
-        return read_style(spec, info)
+        return _read_style_file(spec, info)
     raise StyleError(f"unknown style '{spec}'; the shipped styles: "
                      f"{', '.join(styles) or 'none'}, or the path of a style file "
                      '(lhg-ros adapt makes one)')
@@ -151,11 +187,11 @@ def read_tensors(path: str | Path, prefixes: tuple[str, ...]) -> dict[str, np.nd
 
 
 class StyleEncoder:
-    """The checkpoint's style encoder (lhg_ros.model.network.StyleEncoder) in numpy, so that
-    styles are made from a person's motion where torch is not installed (a robot)."""
+    """The checkpoint's style encoder (lhg_ros.network.lstm_transformer.StyleEncoder) in numpy,
+    so that styles are made from a person's motion where torch is not installed (a robot)."""
 
     def __init__(self, checkpoint: str | Path):
-        from lhg_ros.model.checkpoint import checkpoint_paths, read_model_config
+        from lhg_ros.network.checkpoint import checkpoint_paths, read_model_config
 
         config, self.info = read_model_config(checkpoint)
         if not config.style_dim:

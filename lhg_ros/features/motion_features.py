@@ -4,12 +4,16 @@ this one definition."""
 
 import numpy as np
 
-from lhg_ros.features.dynamics import CausalDifferences, with_causal_differences
+from lhg_ros.features.dynamics import (
+    CausalDifferences,
+    with_causal_differences,
+    with_causal_differences_batch,
+)
+from lhg_ros.rates import MOTION_RATE
 
 DOF_NAMES = ('pitch', 'yaw', 'roll', 'x', 'y', 'z')
 POSE_DIM = len(DOF_NAMES)
 MOTION_DIM = 3 * POSE_DIM
-MOTION_RATE = 25.0  # Hz, the paper's video frame rate
 
 
 def motion_features(poses: np.ndarray) -> np.ndarray:
@@ -18,6 +22,12 @@ def motion_features(poses: np.ndarray) -> np.ndarray:
     if poses.ndim != 2 or poses.shape[1] != POSE_DIM:
         raise ValueError(f'expected (n, {POSE_DIM}) poses {DOF_NAMES}, got {poses.shape}')
     return with_causal_differences(poses)
+
+
+def batch_motion_features(poses):
+    """(B, T, 6) poses, numpy or torch (training's batches) -> (B, T, 18), as
+    :func:`motion_features` on each sequence."""
+    return with_causal_differences_batch(poses)
 
 
 class MotionFeatureStream(CausalDifferences):

@@ -1,0 +1,1 @@
+"""Made-up data: speaker scenes for the demo, smoke-test sessions, the starter corpus."""
