@@ -14,7 +14,7 @@ ratios more than the absolute times. Back to the [README](../README.md).
 
 
 def machine_line() -> str:
-    """The date, the CPU model and the cores this process may use."""
+    """The date, the CPU model, its cores and how many of them this process may use."""
     import datetime
     import platform
 
@@ -26,17 +26,20 @@ def machine_line() -> str:
                 break
     except OSError:
         pass
-    return (f'{datetime.date.today().isoformat()}, {model}, {len(os.sched_getaffinity(0))} '
-            f'cores, Python {platform.python_version()}')
+    return (f'{datetime.date.today().isoformat()}, {model}, {os.cpu_count()} cores '
+            f'({len(os.sched_getaffinity(0))} used), Python {platform.python_version()}')
 
 
-def write_section(name: str, text: str, path: Path = BENCHMARKS_MD) -> None:
+def write_section(name: str, text: str, path: Path | None = None,
+                  arguments: list[str] | None = None) -> None:
     """Put ``text`` (what a benchmark printed) in ``path`` as the section ``## name``, in place
     of that section's previous text; the other sections stay."""
     import re
 
+    path = path or BENCHMARKS_MD
     old = path.read_text() if path.is_file() else BENCHMARKS_HEAD
-    body = f'## {name}\n\n_{machine_line()}_\n\n```text\n{text.strip()}\n```\n'
+    how = f'; arguments: {" ".join(arguments)}' if arguments else ''
+    body = f'## {name}\n\n_{machine_line()}{how}_\n\n```text\n{text.strip()}\n```\n'
     pattern = re.compile(rf'^## {re.escape(name)}\n.*?(?=^## |\Z)', re.S | re.M)
     new = pattern.sub(lambda _: body + '\n', old) if pattern.search(old) else (
         old.rstrip() + '\n\n' + body)
@@ -72,4 +75,4 @@ def run_and_publish(name: str, main) -> None:
         main()
     finally:
         sys.stdout = tee.stream
-    write_section(name, tee.kept.getvalue())
+    write_section(name, tee.kept.getvalue(), arguments=sys.argv[1:])

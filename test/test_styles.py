@@ -106,6 +106,8 @@ def test_a_style_carries_its_temperature(tmp_path):
     # calm listeners move less than animated ones: their fitted temperatures say so
     assert temperatures['calm'] < temperatures['animated']
     assert resolve_style_temperature('calm', info)[2] == temperatures['calm']
+    # the default style is the model as trained, in which its closed-loop measures are taken
+    assert resolve_style_temperature('', info)[2] == 1.0
     vector = resolve_style_temperature('animated', info)[1]
     quiet = write_style(tmp_path / 'quiet.json', vector, 'quiet', info, temperature=0.4)
     policy = ModelPolicy(backend, style=str(quiet), expressiveness=1.5)
@@ -138,6 +140,33 @@ def test_a_lower_temperature_moves_the_head_less(speech_recording):
                                                         t)) for t in (0.5, 1.0)}
     assert stats[0.5]['rms_pitch'] < 0.85 * stats[1.0]['rms_pitch'], stats
     assert stats[0.5]['nod_rate'] < stats[1.0]['nod_rate'], stats
+
+
+def test_the_temperature_fit_finds_the_temperature_a_listener_moved_at(speech_recording):
+    """A listener who is the model in a style at temperature 0.5 (another seed): fitting that
+    style's temperature to their statistics picks 0.5 among 0.5, 1 and 1.5, for a named style
+    as for a vector (what ship_starter_model --styles-from and adapt do)."""
+    from lhg_ros.backends import load_backend
+    from lhg_ros.evaluation.styles import (
+        closed_loop_poses,
+        fit_named_temperatures,
+        fit_temperature,
+        listening_statistics,
+    )
+    from lhg_ros.models import starter_checkpoint
+    from lhg_ros.network.style import resolve_style
+
+    backend = load_backend('onnxruntime', starter_checkpoint())
+    vector = resolve_style('animated', backend.info)[1]
+    listener, rate = closed_loop_poses(backend, [speech_recording], vector, 5, 0.5)
+    grid = (0.5, 1.0, 1.5)
+    best, tried = fit_temperature(backend, [speech_recording], vector,
+                                  listening_statistics(listener, rate), grid=grid)
+    assert best == 0.5 and tried[0.5] < tried[1.0] < tried[1.5], tried
+    fits = fit_named_temperatures(backend, {'animated': listener}, [speech_recording],
+                                  grid=grid)
+    assert fits['animated']['temperature'] == 0.5
+    assert fits['animated']['distance'] < fits['animated']['distance_at_1']
 
 
 @pytest.fixture(scope='module')

@@ -175,7 +175,8 @@ def fit_named_styles(checkpoint, manifest, minutes: float = 6.0, backend: str = 
     """Fit each named style's temperature (lhg_ros.evaluation.styles.fit_named_temperatures)
     to the listeners of that style in the dataset's training sessions, the model listening to
     the speech of up to ``minutes`` of its held-out sessions; written into the checkpoint's
-    sidecar (``style_temperatures``). Returns the fit per style."""
+    sidecar (``style_temperatures``). The default style keeps 1: it is the model as trained,
+    the one every closed-loop measure of the model is taken in. Returns the fit per style."""
     import json
 
     from tqdm import tqdm
@@ -189,12 +190,14 @@ def fit_named_styles(checkpoint, manifest, minutes: float = 6.0, backend: str = 
         fit_named_temperatures,
         named_style_listeners,
     )
-    from lhg_ros.network.checkpoint import checkpoint_paths
+    from lhg_ros.network.checkpoint import checkpoint_paths, read_sidecar
+    from lhg_ros.network.style import default_style
 
     dataset = load_manifest(manifest)
     extract_dataset(dataset, progress=False)
     training = [s.id for s in dataset.sessions if s.id not in dataset.held_out]
     listeners = named_style_listeners(dataset, training)
+    listeners.pop(default_style(read_sidecar(checkpoint)), None)
     speech, seconds = [], 0.0
     for recording in dataset_recordings(dataset, sorted(dataset.held_out)):
         if seconds >= minutes * 60:

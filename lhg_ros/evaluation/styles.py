@@ -133,7 +133,8 @@ def named_style_listeners(dataset, session_ids) -> dict[str, list[np.ndarray]]:
 
 
 def fit_named_temperatures(backend, listeners: dict[str, list], recordings: list,
-                           seeds=(0, 1), progress=None) -> dict[str, dict]:
+                           seeds=(0, 1), grid=TEMPERATURE_GRID, progress=None
+                           ) -> dict[str, dict]:
     """Each named style's temperature, fitted on ``recordings`` (speech) so that the model in
     that style moves as the style's ``listeners`` (style -> their poses) did; styles with no
     listeners (``average``) keep 1. Per style: its temperature, the statistics distance there
@@ -146,8 +147,8 @@ def fit_named_temperatures(backend, listeners: dict[str, list], recordings: list
             continue
         target = listening_statistics(poses, MOTION_RATE)
         vector = resolve_style(name, backend.info)[1]
-        best, distances = fit_temperature(backend, recordings, vector, target, seeds,
-                                          progress=progress)
+        best, distances = fit_temperature(backend, recordings, vector, target, seeds, grid,
+                                          progress)
         out[name] = {'temperature': best, 'distance': distances[best],
-                     'distance_at_1': distances[1.0], 'listeners': target}
+                     'distance_at_1': distances.get(1.0, float('nan')), 'listeners': target}
     return out
