@@ -12,6 +12,16 @@ import pytest
 from lhg_ros.dds_probe import pick_private_domain, private_ros_env
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def load_module_at(path, name: str | None = None):
+    """A script of the repository (scripts/, bench/) imported as a module, by its path."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name or Path(path).stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 BIN = Path(sys.executable).parent
 
 # Set before any rclpy context exists, so in-process nodes and child processes share the domain.

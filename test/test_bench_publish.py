@@ -1,21 +1,12 @@
 """``make bench`` writes docs/benchmarks.md itself: each benchmark replaces its own section with
 what it printed, says when and on what it ran, and leaves the other sections as they were."""
 
-import importlib.util
 import subprocess
 import sys
 
-from conftest import REPO
+from conftest import REPO, load_module_at
 
-
-def _load_publish():
-    spec = importlib.util.spec_from_file_location('publish', REPO / 'bench' / 'publish.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-publish = _load_publish()
+publish = load_module_at(REPO / 'bench' / 'publish.py')
 BENCHMARKS_HEAD, write_section = publish.BENCHMARKS_HEAD, publish.write_section
 
 

@@ -2,7 +2,6 @@
 ``scripts/gpu_check.py`` that need no CUDA: the closed-loop comparison (run for real, ONNX
 Runtime against torch on the CPU), the tolerance and timing verdicts and the table."""
 
-import importlib.util
 import math
 import os
 import subprocess
@@ -11,19 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, load_module_at
 
 SCRIPT = REPO / 'scripts' / 'gpu_check.sh'
-
-
-def load_module():
-    spec = importlib.util.spec_from_file_location('gpu_check', REPO / 'scripts' / 'gpu_check.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-gpu_check = load_module()
+gpu_check = load_module_at(REPO / 'scripts' / 'gpu_check.py')
 
 
 def run_script(*args, nvidia_smi='no-such-nvidia-smi'):
